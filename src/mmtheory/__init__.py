@@ -1,0 +1,14 @@
+"""mmtheory: the tested library behind the monograph on the statistical theory of
+multimodal representation learning.
+
+Modules are named for the mathematics they hold:
+
+- :mod:`mmtheory.joint`: finite joint laws of two modalities, pointwise and total mutual information;
+- :mod:`mmtheory.contrastive`: the symmetric InfoNCE (CLIP) loss and training a score to minimise it;
+- :mod:`mmtheory.viz`: the book's figure style and kernel-free interactive figures;
+- :mod:`mmtheory.runtime`: device, seeding, the run scale, progress bars;
+- :mod:`mmtheory.io`: atomic writing of results, figures and checkpoints;
+- :mod:`mmtheory.registry`: the experiments the command line runs (``python -m mmtheory list``).
+"""
+
+__version__ = "0.1.0"

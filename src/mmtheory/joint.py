@@ -1,0 +1,127 @@
+r"""Finite joint laws of two modalities and the information they share.
+
+A joint law of an "image" :math:`X \in \{0,\dots,n_x-1\}` and a "text"
+:math:`Y \in \{0,\dots,n_y-1\}` is an :math:`n_x \times n_y` array
+:math:`P(x, y) \ge 0` summing to one. Its **pointwise mutual information** is
+
+.. math:: \operatorname{pmi}(x, y) = \log \frac{P(x, y)}{P(x)\,P(y)},
+
+and the **mutual information** is its mean, :math:`I(X;Y) = \mathbb E_P[\operatorname{pmi}(X, Y)]`
+(natural logarithms, so in nats).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_ATOL = 1e-9
+
+
+def validate_joint(P, name: str = "P") -> np.ndarray:
+    """Return ``P`` as a float array after checking that it is a joint law on a finite grid.
+
+    Raises ``ValueError`` naming ``name`` if ``P`` is not two-dimensional, has a
+    negative or non-finite entry, or does not sum to one (within 1e-9).
+    """
+    P = np.asarray(P, dtype=float)
+    if P.ndim != 2 or min(P.shape) < 1:
+        raise ValueError(f"{name} must be a non-empty 2-D array (rows x, columns y), got shape {P.shape}")
+    if not np.all(np.isfinite(P)):
+        raise ValueError(f"{name} must have finite entries")
+    if np.any(P < 0):
+        raise ValueError(f"{name} must have non-negative entries, got a minimum of {P.min():.3g}")
+    total = P.sum()
+    if abs(total - 1.0) > _ATOL:
+        raise ValueError(f"{name} must sum to 1, got {total:.12g}")
+    return P
+
+
+def marginals(P) -> tuple[np.ndarray, np.ndarray]:
+    """The marginal laws :math:`(P(x))_x` and :math:`(P(y))_y`."""
+    P = validate_joint(P)
+    return P.sum(axis=1), P.sum(axis=0)
+
+
+def pmi(P) -> np.ndarray:
+    """The pointwise mutual information matrix; ``-inf`` where :math:`P(x, y) = 0 < P(x)P(y)`.
+
+    Rows or columns with zero marginal mass have undefined PMI and are returned as ``nan``.
+    """
+    P = validate_joint(P)
+    px, py = P.sum(axis=1), P.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(P) - np.log(px)[:, None] - np.log(py)[None, :]
+
+
+def mutual_information(P) -> float:
+    r""":math:`I(X;Y) = \sum_{x,y} P(x,y)\,\operatorname{pmi}(x,y)` in nats (cells with :math:`P=0` add nothing)."""
+    P = validate_joint(P)
+    M = pmi(P)
+    mask = P > 0
+    return float(np.sum(P[mask] * M[mask]))
+
+
+def gaussian_joint(n: int, rho: float, span: float = 2.0) -> np.ndarray:
+    r"""A bivariate normal with correlation :math:`\rho`, restricted to an :math:`n \times n` grid.
+
+    The grid is :math:`u_i = -\text{span} + 2\,\text{span}\, i/(n-1)` on both axes and
+
+    .. math:: P(x, y) \propto \exp\!\Big(-\frac{u_x^2 - 2\rho\, u_x u_y + u_y^2}{2(1-\rho^2)}\Big).
+
+    Because the law is an exponential of a quadratic, its PMI is
+    :math:`\rho u_x u_y / (1-\rho^2) + a(x) + b(y)`: a matrix of rank at most three.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    if not (isinstance(rho, (int, float, np.floating)) and -1.0 < rho < 1.0):
+        raise ValueError(f"rho must be in (-1, 1), got {rho!r}")
+    if not (isinstance(span, (int, float, np.floating)) and span > 0):
+        raise ValueError(f"span must be positive, got {span!r}")
+    u = np.linspace(-span, span, n)
+    quad = (u[:, None] ** 2 - 2 * rho * u[:, None] * u[None, :] + u[None, :] ** 2) / (2 * (1 - rho**2))
+    logits = -quad
+    P = np.exp(logits - logits.max())
+    return P / P.sum()
+
+
+def ratio_singular_values(P) -> np.ndarray:
+    r"""Singular values :math:`1 = s_0 \ge s_1 \ge \dots` of the density ratio :math:`P(x,y)/(P(x)P(y))`.
+
+    They are the singular values of the expectation operator :math:`g \mapsto \mathbb E[g(Y) \mid X = x]`
+    between :math:`L^2(P_Y)` and :math:`L^2(P_X)`, computed as those of the matrix
+    :math:`P(x,y) / \sqrt{P(x) P(y)}`; :math:`\sum_i s_i^2 = \sum_{x,y} P(x,y)^2 / (P(x)P(y))`.
+    Rows and columns with zero marginal mass are dropped.
+    """
+    P = validate_joint(P)
+    px, py = P.sum(axis=1), P.sum(axis=0)
+    P = P[px > 0][:, py > 0]
+    px, py = px[px > 0], py[py > 0]
+    return np.linalg.svd(P / np.sqrt(np.outer(px, py)), compute_uv=False)
+
+
+def draw_gaussian_joint_state(fig, rho: float, n: int = 8, fine_n: int = 48, clip: float = 3.0) -> None:
+    """The Prologue's first figure for one correlation: the joint law, its PMI, and the ratio's spectrum.
+
+    The spectrum panel compares the singular values on the ``n``-grid and on a finer ``fine_n``-grid
+    with Mehler's :math:`\\rho^i`, the spectrum of the continuous Gaussian pair.
+    """
+    from .viz import DIVERGING, PALETTE
+
+    P = gaussian_joint(n, rho)
+    axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 1.3]})
+    axes[0].imshow(P, cmap="viridis", origin="lower")
+    axes[0].set(title="joint law $P(x,y)$", xlabel="$y$", ylabel="$x$")
+    image = axes[1].imshow(np.clip(pmi(P), -clip, clip), cmap=DIVERGING, vmin=-clip, vmax=clip, origin="lower")
+    axes[1].set(title=r"$\mathrm{pmi}(x,y)$", xlabel="$y$")
+    fig.colorbar(image, ax=axes[1], shrink=0.8, extend="both")
+    for ax in axes[:2]:
+        ax.grid(False)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    i = np.arange(n)
+    axes[2].semilogy(i, np.maximum(ratio_singular_values(P), 1e-12), "o-", color=PALETTE[0], label=f"grid n = {n}")
+    fine = ratio_singular_values(gaussian_joint(fine_n, rho, span=3.0))[:n]
+    axes[2].semilogy(i, np.maximum(fine, 1e-12), "s-", color=PALETTE[2], label=f"grid n = {fine_n}")
+    axes[2].semilogy(i, np.maximum(float(rho) ** i, 1e-12), "k--", lw=1, label=r"$\rho^i$ (continuous)")
+    axes[2].set(ylim=(1e-4, 1.5), xlabel="$i$", title="singular values $s_i$ of the ratio")
+    axes[2].legend(fontsize="small", loc="lower left")

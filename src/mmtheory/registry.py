@@ -1,0 +1,97 @@
+"""The experiments that the command line can run.
+
+An experiment is one function ``run(scale, seed, device) -> result`` (a
+dataclass of arrays) and one function ``plot(result) -> Figure``. Theory modules
+register theirs with :func:`experiment`; :func:`run_experiment` runs one and
+writes ``NAME.json`` (the result and how it was made) and ``NAME.png``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .io import save_figure, write_json
+from .runtime import get_device, resolve_scale, seed_everything
+
+# Modules that register experiments when imported; add one line per theory module.
+EXPERIMENT_MODULES = ("mmtheory.contrastive",)
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    name: str
+    run: Callable[..., Any]
+    plot: Callable[[Any], Any]
+    summary: str
+
+
+_REGISTRY: dict[str, Experiment] = {}
+
+
+def experiment(name: str, plot: Callable[[Any], Any]):
+    """Decorator: register ``run`` under ``name``, with ``plot`` to draw its result."""
+
+    def register(run: Callable[..., Any]) -> Callable[..., Any]:
+        if name in _REGISTRY and _REGISTRY[name].run is not run:
+            raise ValueError(f"experiment name {name!r} is registered twice")
+        summary = (run.__doc__ or "").strip().splitlines()[0] if run.__doc__ else ""
+        _REGISTRY[name] = Experiment(name=name, run=run, plot=plot, summary=summary)
+        return run
+
+    return register
+
+
+def experiments() -> dict[str, Experiment]:
+    """All registered experiments, by name."""
+    for module in EXPERIMENT_MODULES:
+        importlib.import_module(module)
+    return dict(sorted(_REGISTRY.items()))
+
+
+def get_experiment(name: str) -> Experiment:
+    known = experiments()
+    if name not in known:
+        raise ValueError(f"experiment must be one of {sorted(known)}, got {name!r}")
+    return known[name]
+
+
+def run_experiment(
+    name: str,
+    scale: str | None = None,
+    seed: int = 0,
+    device: str | None = None,
+    out: str | Path | None = None,
+) -> tuple[Any, dict[str, Path]]:
+    """Run experiment ``name``; if ``out`` is given, write ``out/NAME.json`` and ``out/NAME.png``."""
+    exp = get_experiment(name)
+    scale = resolve_scale(scale)
+    dev = get_device(device)
+    seed_everything(seed)
+    start = time.perf_counter()
+    result = exp.run(scale=scale, seed=seed, device=dev)
+    seconds = time.perf_counter() - start
+    paths: dict[str, Path] = {}
+    if out is not None:
+        out = Path(out)
+        record = {
+            "experiment": name,
+            "scale": scale,
+            "seed": seed,
+            "device": str(dev),
+            "mmtheory_version": __version__,
+            "seconds": round(seconds, 3),
+            "result": result,
+        }
+        paths["json"] = write_json(out / f"{name}.json", record)
+        fig = exp.plot(result)
+        paths["figure"] = save_figure(fig, out / f"{name}.png", dpi=120)
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    return result, paths

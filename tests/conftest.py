@@ -1,0 +1,55 @@
+"""Shared fixtures: the repository paths, the chapters in the table of contents, and the built site."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD_HTML = ROOT / "_build" / "html"
+STRICT_BUILD = ["jupyter-book", "build", ".", "--all", "-W", "-n", "--keep-going"]
+
+
+def toc_files() -> list[str]:
+    """Every page named in _toc.yml (root first), as paths without suffix, relative to the root."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        for chapter in part.get("chapters", []):
+            files.append(chapter["file"])
+            files.extend(section["file"] for section in chapter.get("sections", []))
+    return files
+
+
+def chapter_notebooks() -> list[Path]:
+    """The pages of the toc that are notebooks (MyST markdown with a kernelspec)."""
+    paths = [ROOT / f"{name}.md" for name in toc_files()]
+    return [p for p in paths if p.exists() and "kernelspec:" in p.read_text()]
+
+
+@pytest.fixture(scope="session")
+def built_site() -> Path:
+    """The HTML of a strict build of the whole book (``--all -W -n --keep-going``), made once per session.
+
+    Set ``MMTHEORY_SITE`` to a built ``_build/html`` folder to check an existing build instead.
+    """
+    given = os.environ.get("MMTHEORY_SITE")
+    if given:
+        site = Path(given).resolve()
+        if not (site / "index.html").exists():
+            pytest.fail(f"MMTHEORY_SITE={given} holds no index.html")
+        return site
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb) if jb.exists() else STRICT_BUILD[0], *STRICT_BUILD[1:]]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    log = done.stdout + done.stderr
+    if done.returncode != 0:
+        pytest.fail(f"strict book build failed (exit {done.returncode}):\n{log[-6000:]}")
+    sphinx_warnings = [line for line in log.splitlines() if "WARNING:" in line]
+    assert not sphinx_warnings, "strict build printed warnings:\n" + "\n".join(sphinx_warnings)
+    return BUILD_HTML

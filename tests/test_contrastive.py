@@ -1,0 +1,103 @@
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mmtheory.contrastive import (
+    align_to_pmi, distance_to_pmi, excess_risk_large_batch, fit_score_table, info_nce_loss, pmi_recovery,
+)
+from mmtheory.joint import gaussian_joint, mutual_information, pmi
+
+
+def loss_by_loops(S):
+    """The symmetric loss written out term by term."""
+    B = len(S)
+    row = sum(-S[i, i] + np.log(sum(np.exp(S[i, j]) for j in range(B))) for i in range(B)) / B
+    col = sum(-S[j, j] + np.log(sum(np.exp(S[i, j]) for i in range(B))) for j in range(B)) / B
+    return row + col
+
+
+def test_info_nce_matches_its_definition():
+    S = np.random.default_rng(0).normal(size=(6, 6))
+    assert info_nce_loss(torch.as_tensor(S)).item() == pytest.approx(loss_by_loops(S), rel=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(2, 8), st.floats(-50, 50))
+def test_info_nce_ignores_an_additive_constant_and_a_constant_score_pays_two_log_b(B, c):
+    S = torch.as_tensor(np.random.default_rng(B).normal(size=(B, B)))
+    assert info_nce_loss(S + c).item() == pytest.approx(info_nce_loss(S).item(), abs=1e-9)
+    assert info_nce_loss(torch.full((B, B), c, dtype=torch.float64)).item() == pytest.approx(2 * np.log(B))
+
+
+def test_info_nce_rejects_non_square_input():
+    with pytest.raises(ValueError, match="scores must be a square"):
+        info_nce_loss(torch.zeros(3, 4))
+
+
+def large_batch_risk_by_definition(s, P):
+    """-E[s] + E_x log E_y' e^s + (the same with roles swapped), minus its value at s = pmi."""
+    px, py = P.sum(1), P.sum(0)
+
+    def risk(t):
+        return -2 * np.sum(P * t) + px @ np.log(np.exp(t) @ py) + py @ np.log(px @ np.exp(t))
+
+    return risk(s) - risk(pmi(P))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_excess_risk_equals_the_large_batch_risk_gap(seed):
+    rng = np.random.default_rng(seed)
+    P = rng.dirichlet(np.ones(12)).reshape(3, 4)
+    s = rng.normal(size=(3, 4))
+    assert excess_risk_large_batch(s, P) == pytest.approx(large_batch_risk_by_definition(s, P), abs=1e-12)
+    assert excess_risk_large_batch(pmi(P) - 2.5, P) == pytest.approx(0.0, abs=1e-12)
+    assert excess_risk_large_batch(np.zeros((3, 4)), P) == pytest.approx(2 * mutual_information(P), abs=1e-12)
+
+
+def test_distance_ignores_constants_and_vanishes_only_at_pmi():
+    P = gaussian_joint(5, 0.4)
+    assert distance_to_pmi(pmi(P) + 9.0, P) == pytest.approx(0.0, abs=1e-12)
+    s = np.random.default_rng(1).normal(size=P.shape)
+    assert distance_to_pmi(s + 3.0, P) == pytest.approx(distance_to_pmi(s, P))
+    assert distance_to_pmi(s, P) > 0.1
+    np.testing.assert_allclose(align_to_pmi(pmi(P) + 4.0, P), pmi(P), atol=1e-12)
+
+
+@pytest.mark.parametrize("score, message", [(np.zeros((2, 2)), "score must have the shape"),
+                                            (np.full((3, 3), np.nan), "finite")])
+def test_score_checks(score, message):
+    with pytest.raises(ValueError, match=message):
+        distance_to_pmi(score, gaussian_joint(3, 0.2))
+
+
+def test_training_moves_the_score_to_pmi_plus_a_constant():
+    P = gaussian_joint(6, 0.6)
+    fit = fit_score_table(P, steps=400, batch=256, seed=0, device="cpu")
+    assert fit.distance[-1] < 0.25 * fit.distance[0]
+    assert fit.excess_risk[-1] < 0.05 * fit.excess_risk[0]
+    assert fit.mi_lower_bound == pytest.approx(mutual_information(P), abs=0.03)
+
+
+def test_training_is_repeatable_on_cpu():
+    P = gaussian_joint(4, 0.5)
+    a, b = (fit_score_table(P, steps=30, batch=16, seed=3, device="cpu") for _ in range(2))
+    np.testing.assert_array_equal(a.score, b.score)
+
+
+@pytest.mark.parametrize("kwargs, message", [({"steps": 0}, "steps must be"), ({"batch": 1}, "batch must be"),
+                                             ({"lr": -1.0}, "lr must be"), ({"record_every": 0}, "record_every")])
+def test_fit_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        fit_score_table(gaussian_joint(3, 0.2), **kwargs)
+
+
+def test_pmi_recovery_quick_scale_converges_for_every_correlation():
+    result = pmi_recovery(scale="quick", device="cpu")
+    assert result.scores.shape == result.pmis.shape == (len(result.rhos), result.config.n, result.config.n)
+    for r, rho in enumerate(result.rhos):
+        if rho > 0:
+            assert result.distance[r, -1] < 0.2 * result.distance[r, 0]
+        assert result.excess_risk[r, -1] < 0.01
+    np.testing.assert_allclose(result.mi_lower_bound, result.mutual_information, atol=0.03)

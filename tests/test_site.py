@@ -1,0 +1,61 @@
+"""The strict build of the whole book, and checks of the HTML it produced."""
+
+import re
+import sys
+
+import pytest
+
+from conftest import ROOT, toc_files
+
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+from offline_assets import is_remote, remote_assets  # noqa: E402
+
+pytestmark = pytest.mark.site
+
+
+def pages(site):
+    return sorted(site.rglob("*.html"))
+
+
+def test_every_page_of_the_toc_is_built(built_site):
+    assert (built_site / "index.html").exists()
+    for name in toc_files():
+        page = built_site / f"{name}.html"
+        assert page.exists(), f"{name} is in _toc.yml but {page} was not built"
+
+
+def test_no_page_loads_a_remote_script_stylesheet_or_image(built_site):
+    offenders = {str(p.relative_to(built_site)): remote_assets(p.read_text()) for p in pages(built_site)}
+    assert not {page: tags for page, tags in offenders.items() if tags}
+
+
+def test_pages_serve_mathjax_and_the_widget_manager_locally(built_site):
+    chapter = (built_site / "book" / "prologue" / "two_views.html").read_text()
+    for asset in ("vendor/mathjax/tex-mml-chtml.js", "vendor/require.js", "vendor/html-manager/embed-amd.js"):
+        assert asset in chapter
+        assert (built_site / "_static" / asset).exists()
+
+
+def test_no_cell_printed_an_error(built_site):
+    for page in pages(built_site):
+        html = page.read_text()
+        assert "output error" not in html and "Traceback (most recent call last)" not in html, page.name
+        assert not re.search(r'class="[^"]*\boutput stderr\b', html), f"{page.name} shows stderr output"
+
+
+def test_widgets_carry_their_state_into_the_page(built_site):
+    chapter = (built_site / "book" / "prologue" / "two_views.html").read_text()
+    assert "application/vnd.jupyter.widget-state+json" in chapter
+    assert "StackModel" in chapter and "LinkModel" in chapter
+
+
+@pytest.mark.parametrize("url, remote", [("https://cdn.x/y.js", True), ("//cdn.x/y.js", True),
+                                         ("HTTP://x", True), ("../_static/a.js", False), ("data:image/png", False)])
+def test_remote_url_detection(url, remote):
+    assert is_remote(url) is remote
+
+
+def test_remote_asset_scanner_sees_script_link_and_img_only():
+    html = ('<script src="https://a/x.js"></script><link rel="stylesheet" href="//b/y.css">'
+            '<img src="http://c/z.png"><a href="https://ok.org">link</a><script src="local.js"></script>')
+    assert len(remote_assets(html)) == 3

@@ -6,8 +6,8 @@ This extension
 
 1. fetches the pinned packages of ``book/package.json`` (locked by
    ``book/package-lock.json``) from the npm registry with ``npm ci`` and copies the
-   files the pages use into the git-ignored ``book/_static/vendor/``; a stamp
-   holding the lock file's hash makes later builds skip this step;
+   files the pages use into the git-ignored ``book/_static/vendor/``; a stamp holding
+   the hash of the lock file and of this file makes later builds skip this step;
 2. turns progress bars off in the kernels that execute the chapters, and clears the
    execution cache when the library under ``src/`` has changed since the outputs were
    computed (the cache is keyed on the notebooks' code only, so it would otherwise
@@ -34,7 +34,7 @@ BOOK = Path(__file__).resolve().parents[1]
 LIBRARY = BOOK.parent / "src"
 NODE_MODULES = BOOK / "node_modules"
 VENDOR = BOOK / "_static" / "vendor"
-STAMP = VENDOR / ".package-lock.sha256"
+STAMP = VENDOR / ".assets.sha256"
 
 # (source under node_modules, destination under vendor); folders are copied whole.
 FILES = [
@@ -51,7 +51,8 @@ FILES = [
 ]
 # The html-manager's icon fonts, requested from under require.js's baseUrl (vendor/npm/).
 FONT_SUFFIXES = (".woff2", ".woff", ".ttf")  # the formats Chromium, Firefox and Safari request
-FONT_DESTINATIONS = ("npm/@jupyter-widgets",)
+# Which of the two folders the manager asks depends on how its chunks were loaded: serve both.
+FONT_DESTINATIONS = ("npm/@jupyter-widgets", "npm/@jupyter-widgets/html-manager/dist")
 
 INSTALL_HINT = (
     "The book serves MathJax, require.js and the widget manager itself, fetched at build time "
@@ -61,8 +62,9 @@ INSTALL_HINT = (
 )
 
 
-def _lock_hash() -> str:
-    return hashlib.sha256((BOOK / "package-lock.json").read_bytes()).hexdigest()
+def _assets_hash() -> str:
+    """Hash of what decides the vendored files: the lock file and this extension's file lists."""
+    return hashlib.sha256((BOOK / "package-lock.json").read_bytes() + Path(__file__).read_bytes()).hexdigest()
 
 
 def _copy(src: Path, dst: Path) -> None:
@@ -78,7 +80,7 @@ def ensure_vendor_assets() -> bool:
 
     Returns whether the assets were (re)fetched.
     """
-    wanted = _lock_hash()
+    wanted = _assets_hash()
     if STAMP.exists() and STAMP.read_text().strip() == wanted:
         return False
     npm = shutil.which("npm")

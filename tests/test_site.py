@@ -8,7 +8,7 @@ import pytest
 from conftest import ROOT, toc_files
 
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
-from offline_assets import is_remote, remote_assets  # noqa: E402
+from offline_assets import remote_assets  # noqa: E402
 
 pytestmark = pytest.mark.site
 
@@ -47,15 +47,3 @@ def test_widgets_carry_their_state_into_the_page(built_site):
     chapter = (built_site / "book" / "prologue" / "two_views.html").read_text()
     assert "application/vnd.jupyter.widget-state+json" in chapter
     assert "StackModel" in chapter and "LinkModel" in chapter
-
-
-@pytest.mark.parametrize("url, remote", [("https://cdn.x/y.js", True), ("//cdn.x/y.js", True),
-                                         ("HTTP://x", True), ("../_static/a.js", False), ("data:image/png", False)])
-def test_remote_url_detection(url, remote):
-    assert is_remote(url) is remote
-
-
-def test_remote_asset_scanner_sees_script_link_and_img_only():
-    html = ('<script src="https://a/x.js"></script><link rel="stylesheet" href="//b/y.css">'
-            '<img src="http://c/z.png"><a href="https://ok.org">link</a><script src="local.js"></script>')
-    assert len(remote_assets(html)) == 3

@@ -86,46 +86,44 @@ def shown_images(box) -> list[str]:
     return [img.get_attribute("src") for img in box.locator("img.widget-image").all() if img.is_visible()]
 
 
-def test_every_widget_slider_changes_its_figure(open_page, built_site):
-    checked = 0
+def widget_boxes(open_page, built_site, selector):
+    """Yield ``(page name, page, box)`` for every widget box matching ``selector`` on every page with widgets."""
     for relative in interactive_pages(built_site):
-        page = open_page(relative)
         if "widget-state+json" not in (built_site / relative).read_text():
             continue
+        page = open_page(relative)
         page.wait_for_selector(".widget-slider .noUi-handle", timeout=30_000)
-        boxes = page.locator(".widget-vbox:has(.widget-slider)")
+        boxes = page.locator(selector)
         for k in range(boxes.count()):
             box = boxes.nth(k)
             box.scroll_into_view_if_needed()
-            for handle in box.locator(".noUi-handle").all():
-                before = shown_images(box)
-                handle.focus()
-                handle.press("ArrowRight")
-                page.wait_for_timeout(300)
-                after = shown_images(box)
-                assert len(after) == 1, f"{relative}: widget {k} shows {len(after)} images, not one"
-                assert after != before, f"{relative}: widget {k} did not change its image when its slider moved"
-                checked += 1
+            yield f"{relative} widget {k}", page, box
         assert page.refused == [] and page.failed == [], (relative, page.refused, page.failed)
+
+
+def test_every_widget_slider_changes_its_figure(open_page, built_site):
+    checked = 0
+    for name, page, box in widget_boxes(open_page, built_site, ".widget-vbox:has(.widget-slider)"):
+        for handle in box.locator(".noUi-handle").all():
+            before = shown_images(box)
+            handle.focus()
+            handle.press("ArrowRight")
+            page.wait_for_timeout(300)
+            after = shown_images(box)
+            assert len(after) == 1, f"{name} shows {len(after)} images, not one"
+            assert after != before, f"{name} did not change its image when its slider moved"
+            checked += 1
     assert checked > 0
 
 
 def test_every_play_button_steps_its_figure(open_page, built_site):
     checked = 0
-    for relative in interactive_pages(built_site):
-        page = open_page(relative)
-        if "widget-state+json" not in (built_site / relative).read_text():
-            continue
-        page.wait_for_selector(".widget-slider .noUi-handle", timeout=30_000)
-        boxes = page.locator(".widget-vbox:has(.widget-play)")
-        for k in range(boxes.count()):
-            box = boxes.nth(k)
-            box.scroll_into_view_if_needed()
-            before = shown_images(box)
-            box.locator(".widget-play button").first.click()  # the play button
-            page.wait_for_timeout(1500)
-            assert shown_images(box) != before, f"{relative}: play button of widget {k} did not step the figure"
-            checked += 1
+    for name, page, box in widget_boxes(open_page, built_site, ".widget-vbox:has(.widget-play)"):
+        before = shown_images(box)
+        box.locator(".widget-play button").first.click()  # the play button
+        page.wait_for_timeout(1500)
+        assert shown_images(box) != before, f"{name}: the play button did not step the figure"
+        checked += 1
     assert checked > 0
 
 

@@ -100,13 +100,12 @@ def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
 
 @dataclasses.dataclass
 class ScoreFit:
-    """A score table trained on the in-batch loss, with its path: distance to PMI + const, excess risk, loss."""
+    """A score table trained on the in-batch loss, with its path: distance to PMI + const and excess risk."""
 
     score: np.ndarray
     steps: np.ndarray
     distance: np.ndarray
     excess_risk: np.ndarray
-    loss: np.ndarray
     mi_lower_bound: float
 
 
@@ -147,7 +146,7 @@ def fit_score_table(
     table = torch.zeros(P.shape, dtype=torch.float32, device=dev, requires_grad=True)
     opt = torch.optim.Adam([table], lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-    recorded_steps, distance, excess, losses = [], [], [], []
+    recorded_steps, distance, excess = [], [], []
     for step in progress(range(steps + 1), desc="InfoNCE", total=steps + 1):
         if step % record_every == 0 or step == steps:
             recorded_steps.append(step)
@@ -162,8 +161,6 @@ def fit_score_table(
         loss.backward()
         opt.step()
         sched.step()
-        if step % record_every == 0:
-            losses.append(loss.item())
     with torch.no_grad():
         mean_loss = np.mean([info_nce_loss(table[x][:, y]).item() for x, y in (draw() for _ in range(eval_batches))])
     return ScoreFit(
@@ -171,7 +168,6 @@ def fit_score_table(
         steps=np.array(recorded_steps),
         distance=np.array(distance),
         excess_risk=np.array(excess),
-        loss=np.array(losses),
         mi_lower_bound=float(math.log(batch) - mean_loss / 2),
     )
 

@@ -66,7 +66,7 @@ def test_distance_ignores_constants_and_vanishes_only_at_pmi():
 
 
 @pytest.mark.parametrize("score, message", [(np.zeros((2, 2)), "score must have the shape"),
-                                            (np.full((3, 3), np.nan), "finite")])
+                                            (np.full((3, 3), np.nan), "NaN")])
 def test_score_checks(score, message):
     with pytest.raises(ValueError, match=message):
         distance_to_pmi(score, gaussian_joint(3, 0.2))
@@ -101,3 +101,75 @@ def test_pmi_recovery_quick_scale_converges_for_every_correlation():
             assert result.distance[r, -1] < 0.2 * result.distance[r, 0]
         assert result.excess_risk[r, -1] < 0.01
     np.testing.assert_allclose(result.mi_lower_bound, result.mutual_information, atol=0.03)
+
+
+from itertools import product  # noqa: E402
+
+from mmtheory.contrastive import clip_excess_monte_carlo, clip_risk_exact, clip_risk_monte_carlo  # noqa: E402
+
+
+def one_direction_by_enumeration(s, P, K):
+    py = P.sum(0)
+    total = 0.0
+    for x, y1 in product(range(P.shape[0]), range(P.shape[1])):
+        for negatives in product(range(P.shape[1]), repeat=K - 1):
+            weight = P[x, y1] * np.prod(py[list(negatives)])
+            total += weight * (-s[x, y1] + np.log(np.exp(s[x, y1]) + np.exp(s[x, list(negatives)]).sum()))
+    return total
+
+
+@pytest.mark.parametrize("K", [2, 3, 4])
+def test_exact_k_sample_risk_matches_enumeration(K):
+    rng = np.random.default_rng(K)
+    P = rng.dirichlet(np.ones(12)).reshape(3, 4)
+    s = rng.normal(size=(3, 4))
+    brute = one_direction_by_enumeration(s, P, K) + one_direction_by_enumeration(s.T, P.T, K)
+    assert clip_risk_exact(s, P, K) == pytest.approx(brute, rel=1e-12)
+
+
+@pytest.mark.parametrize("K", [2, 5, 9])
+def test_constant_score_pays_two_log_k_and_pmi_is_the_minimum(K):
+    P = gaussian_joint(4, 0.7)
+    assert clip_risk_exact(np.full((4, 4), 1.3), P, K) == pytest.approx(2 * np.log(K))
+    best = clip_risk_exact(pmi(P) + 0.7, P, K)
+    rng = np.random.default_rng(K)
+    for _ in range(5):
+        assert clip_risk_exact(pmi(P) + 0.2 * rng.normal(size=(4, 4)), P, K) > best
+    assert clip_risk_exact(pmi(P), P, K) == pytest.approx(best, abs=1e-12)
+
+
+@pytest.mark.parametrize("convention", ["iid", "in_batch"])
+def test_monte_carlo_risk_agrees_with_the_exact_risk(convention):
+    P = gaussian_joint(5, 0.6)
+    s = pmi(P) + np.random.default_rng(1).normal(0, 0.5, size=(5, 5))
+    mean, se = clip_risk_monte_carlo(s, P, 4, n=40_000, convention=convention, seed=2)
+    assert abs(mean - clip_risk_exact(s, P, 4)) < 4 * se
+
+
+def test_common_random_numbers_estimate_the_excess():
+    P = gaussian_joint(5, 0.6)
+    s = pmi(P) + np.random.default_rng(1).normal(0, 0.5, size=(5, 5))
+    gap, se = clip_excess_monte_carlo(s, pmi(P), P, 3, n=40_000)
+    exact = clip_risk_exact(s, P, 3) - clip_risk_exact(pmi(P), P, 3)
+    assert abs(gap - exact) < 4 * se and se < 0.2 * exact
+
+
+@pytest.mark.parametrize("kwargs, message", [({"K": 1}, "K must be an integer >= 2"), ({"K": 60}, "max_terms")])
+def test_exact_risk_rejects_bad_or_impossible_k(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        clip_risk_exact(np.zeros((6, 6)), gaussian_joint(6, 0.3), **kwargs)
+
+
+def test_monte_carlo_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="convention must be"):
+        clip_risk_monte_carlo(np.zeros((3, 3)), gaussian_joint(3, 0.3), 2, convention="shared")
+    with pytest.raises(ValueError, match="n must be an integer"):
+        clip_risk_monte_carlo(np.zeros((3, 3)), gaussian_joint(3, 0.3), 2, n=1)
+
+
+def test_training_with_iid_negatives_also_reaches_pmi():
+    P = gaussian_joint(6, 0.6)
+    fit = fit_score_table(P, steps=400, batch=128, convention="iid", K=16, seed=0, device="cpu")
+    assert fit.distance[-1] < 0.25 * fit.distance[0]
+    with pytest.raises(ValueError, match="K must be an integer >= 2"):
+        fit_score_table(P, convention="iid")

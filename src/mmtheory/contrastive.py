@@ -41,8 +41,8 @@ def _check_score(score, P) -> tuple[np.ndarray, np.ndarray]:
     score = np.asarray(score, dtype=float)
     if score.shape != P.shape:
         raise ValueError(f"score must have the shape of P {P.shape}, got {score.shape}")
-    if not np.all(np.isfinite(score)):
-        raise ValueError("score must have finite entries")
+    if np.any(np.isnan(score)) or np.any(score == np.inf):
+        raise ValueError("score must have no NaN or +inf entries (-inf marks pairs it rules out)")
     return score, P
 
 
@@ -66,7 +66,7 @@ def distance_to_pmi(score, P) -> float:
     return float(np.sqrt(np.sum(P[mask] * gap**2)))
 
 
-def excess_risk_large_batch(score, P) -> float:
+def excess_risk_large_batch(score, P, direction: str = "both") -> float:
     r"""Excess of the symmetric loss over its minimum as the batch grows, :math:`B \to \infty`.
 
     With :math:`Q_s(y \mid x) \propto P(y)\,e^{s(x,y)}` and :math:`Q_s(x \mid y) \propto P(x)\,e^{s(x,y)}`,
@@ -77,7 +77,10 @@ def excess_risk_large_batch(score, P) -> float:
                 + \sum_y P(y)\, \mathrm{KL}\big(P(\cdot \mid y) \,\|\, Q_s(\cdot \mid y)\big),
 
     which is zero exactly when :math:`s = \operatorname{pmi} + c` on the support (for a law with full support).
+    ``direction="x_to_y"`` or ``"y_to_x"`` returns one of the two terms.
     """
+    if direction not in ("both", "x_to_y", "y_to_x"):
+        raise ValueError(f"direction must be 'both', 'x_to_y' or 'y_to_x', got {direction!r}")
     score, P = _check_score(score, P)
     px, py = P.sum(axis=1), P.sum(axis=0)
     mask = P > 0
@@ -89,13 +92,136 @@ def excess_risk_large_batch(score, P) -> float:
         log_q_x_given_y -= _logsumexp(log_q_x_given_y, axis=0)[None, :]
         kl_rows = np.sum(P[mask] * (log_P - log_px[:, None] - log_q_y_given_x)[mask])
         kl_cols = np.sum(P[mask] * (log_P - log_py[None, :] - log_q_x_given_y)[mask])
-    return float(kl_rows + kl_cols)
+    return float({"both": kl_rows + kl_cols, "x_to_y": kl_rows, "y_to_x": kl_cols}[direction])
 
 
 def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
     m = np.max(a, axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0)
     return np.squeeze(m, axis=axis) + np.log(np.sum(np.exp(a - m), axis=axis))
+
+
+def _check_k(K) -> int:
+    if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 2:
+        raise ValueError(f"K must be an integer >= 2 (one positive and at least one negative), got {K!r}")
+    return int(K)
+
+
+def _negative_count_vectors(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """All count vectors of ``k`` draws over ``n`` values (rows) and their log multinomial coefficients."""
+    from itertools import combinations_with_replacement
+    from math import lgamma
+
+    counts = np.array([np.bincount(c, minlength=n) for c in combinations_with_replacement(range(n), k)])
+    log_coef = lgamma(k + 1) - np.sum([[lgamma(c + 1) for c in row] for row in counts], axis=1)
+    return counts, log_coef
+
+
+def _one_direction_exact(score: np.ndarray, P: np.ndarray, K: int) -> float:
+    r"""Image-to-text term: :math:`\mathbb E[-s(x, y_1) + \log(e^{s(x,y_1)} + \sum_{k \ge 2} e^{s(x, y_k)})]`."""
+    py = P.sum(axis=0)
+    counts, log_coef = _negative_count_vectors(P.shape[1], K - 1)
+    with np.errstate(divide="ignore"):
+        log_prob = log_coef + counts @ np.where(py > 0, np.log(py), -np.inf)  # multinomial weights, (m,)
+    keep = np.isfinite(log_prob)
+    counts, prob = counts[keep], np.exp(log_prob[keep])
+    top = np.max(np.where(np.isfinite(score), score, -np.inf), axis=1, keepdims=True)
+    e = np.exp(score - top)  # (n_x, n_y), entries in [0, 1]
+    negatives = e @ counts.T  # (n_x, m): sum over the K-1 negatives of e^{s(x, y_k) - top}
+    log_total = np.log(e[:, :, None] + negatives[:, None, :]) + top[:, :, None]  # (n_x, n_y, m)
+    mask = P > 0
+    return float(np.sum(P[mask] * ((log_total @ prob)[mask] - score[mask])))
+
+
+def clip_risk_exact(score, P, K: int, max_terms: int = 20_000_000) -> float:
+    r"""The :math:`K`-sample contrastive risk of a score table, both directions summed, exactly.
+
+    .. math::
+
+       R_K(s) = \mathbb E\Big[-\log \frac{e^{s(x_1, y_1)}}{\sum_{k=1}^K e^{s(x_1, y_k)}}\Big]
+              + \mathbb E\Big[-\log \frac{e^{s(x_1, y_1)}}{\sum_{k=1}^K e^{s(x_k, y_1)}}\Big],
+
+    with :math:`(x_1, y_1) \sim P` and the negatives drawn independently from the marginals (the
+    convention of Oko et al., 2025). The expectation over the :math:`K-1` negatives is a finite sum
+    over their count vectors, weighted by the multinomial law; its size grows like
+    :math:`\binom{n + K - 2}{K - 1}`, so ``max_terms`` (entries of the largest array) guards
+    against asking for the impossible: use :func:`clip_risk_monte_carlo` there.
+    """
+    score, P = _check_score(score, P)
+    K = _check_k(K)
+    from math import comb
+
+    for n_other, n_anchor in ((P.shape[1], P.shape[0]), (P.shape[0], P.shape[1])):
+        size = comb(n_other + K - 2, K - 1) * n_anchor * n_other
+        if size > max_terms:
+            raise ValueError(f"K = {K} on a {P.shape[0]}x{P.shape[1]} table needs {size:.3g} terms, more than "
+                             f"max_terms = {max_terms}; use clip_risk_monte_carlo")
+    return _one_direction_exact(score, P, K) + _one_direction_exact(score.T, P.T, K)
+
+
+def _monte_carlo_values(scores: list[np.ndarray], P: np.ndarray, K: int, n: int, convention: str,
+                        seed: int, chunk: int = 20_000) -> np.ndarray:
+    """Per-anchor (``iid``) or per-batch (``in_batch``) losses of every score on the same draws, ``(len(scores), n)``."""
+    rng = np.random.default_rng(seed)
+    nx, ny = P.shape
+    px, py, flat = P.sum(axis=1), P.sum(axis=0), P.ravel()
+    out = np.empty((len(scores), n))
+    for start in range(0, n, chunk):
+        m = min(chunk, n - start)
+        if convention == "iid":
+            cells = rng.choice(P.size, size=m, p=flat)
+            x, y = cells // ny, cells % ny
+            neg_y = rng.choice(ny, size=(m, K - 1), p=py)
+            neg_x = rng.choice(nx, size=(m, K - 1), p=px)
+            for i, score in enumerate(scores):
+                pos = score[x, y]
+                rows = np.concatenate([pos[:, None], score[x[:, None], neg_y]], axis=1)
+                cols = np.concatenate([pos[:, None], score[neg_x, y[:, None]]], axis=1)
+                out[i, start:start + m] = _logsumexp(rows, axis=1) + _logsumexp(cols, axis=1) - 2 * pos
+        else:
+            cells = rng.choice(P.size, size=(m, K), p=flat)
+            x, y = cells // ny, cells % ny
+            for i, score in enumerate(scores):
+                S = score[x[:, :, None], y[:, None, :]]  # (m, K, K)
+                diag = np.diagonal(S, axis1=1, axis2=2)
+                out[i, start:start + m] = np.mean(_logsumexp(S, axis=2) + _logsumexp(S, axis=1) - 2 * diag, axis=1)
+    return out
+
+
+def _check_monte_carlo(K, n, convention) -> int:
+    if convention not in ("iid", "in_batch"):
+        raise ValueError(f"convention must be 'iid' or 'in_batch', got {convention!r}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    return _check_k(K)
+
+
+def clip_risk_monte_carlo(score, P, K: int, n: int = 100_000, convention: str = "iid",
+                          seed: int = 0) -> tuple[float, float]:
+    """Monte Carlo estimate of :func:`clip_risk_exact` and its standard error, under either batch convention.
+
+    ``convention="iid"``: ``n`` anchors, each direction with its own :math:`K-1` fresh negatives.
+    ``convention="in_batch"``: ``n`` batches of :math:`K` pairs, the loss :func:`info_nce_loss` of each
+    batch's :math:`K \\times K` score matrix (every pair is an anchor; negatives are shared).
+    Both have expectation :math:`R_K(s)`; they differ in variance. The standard error is over
+    independent anchors (``iid``) or batches (``in_batch``).
+    """
+    score, P = _check_score(score, P)
+    K = _check_monte_carlo(K, n, convention)
+    values = _monte_carlo_values([score], P, K, n, convention, seed)[0]
+    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(n))
+
+
+def clip_excess_monte_carlo(score, reference, P, K: int, n: int = 100_000, convention: str = "iid",
+                            seed: int = 0) -> tuple[float, float]:
+    """:math:`R_K(s) - R_K(s_{\\rm ref})` and its standard error, both risks on the same draws
+    (common random numbers make the difference far more precise than either risk)."""
+    score, P = _check_score(score, P)
+    reference, _ = _check_score(reference, P)
+    K = _check_monte_carlo(K, n, convention)
+    values = _monte_carlo_values([score, reference], P, K, n, convention, seed)
+    gap = values[0] - values[1]
+    return float(gap.mean()), float(gap.std(ddof=1) / np.sqrt(n))
 
 
 @dataclasses.dataclass
@@ -118,14 +244,20 @@ def fit_score_table(
     seed: int = 0,
     device: str | torch.device | None = None,
     eval_batches: int = 100,
+    convention: str = "in_batch",
+    K: int | None = None,
 ) -> ScoreFit:
     """Train a free score table :math:`s \\in \\mathbb R^{n_x \\times n_y}` on fresh batches from ``P``.
 
     Adam with a cosine-decayed step size, starting from :math:`s \\equiv 0`. Every
     ``record_every`` steps the distance :func:`distance_to_pmi` and the excess risk
     :func:`excess_risk_large_batch` are recorded. At the
-    end, ``eval_batches`` fresh batches estimate :math:`\\log B - \\mathbb E \\hat L / 2`,
+    end, ``eval_batches`` fresh batches estimate :math:`\\log K - \\mathbb E \\hat L / 2`,
     the InfoNCE lower bound on :math:`I(X;Y)`.
+
+    ``convention="in_batch"`` (CLIP): each step draws ``batch`` pairs and uses the
+    :math:`B \\times B` score matrix, so :math:`K = B`. ``convention="iid"`` (Oko et al.): each of
+    the ``batch`` anchors gets its own ``K - 1`` fresh negatives in each direction.
     """
     P = validate_joint(P)
     for arg, value, low in (("steps", steps, 1), ("batch", batch, 2), ("record_every", record_every, 1),
@@ -134,14 +266,33 @@ def fit_score_table(
             raise ValueError(f"{arg} must be an integer >= {low}, got {value!r}")
     if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
+    if convention not in ("in_batch", "iid"):
+        raise ValueError(f"convention must be 'in_batch' or 'iid', got {convention!r}")
+    if convention == "iid":
+        K = _check_k(K)
+    elif K is not None and K != batch:
+        raise ValueError(f"K must be omitted (it equals batch = {batch}) with convention='in_batch', got {K!r}")
+    else:
+        K = batch
     dev = get_device(device)
     gen = torch.Generator(device=dev).manual_seed(seed)
     flat = torch.as_tensor(P.ravel(), dtype=torch.float32, device=dev)
+    px = torch.as_tensor(P.sum(axis=1), dtype=torch.float32, device=dev)
+    py = torch.as_tensor(P.sum(axis=0), dtype=torch.float32, device=dev)
     ny = P.shape[1]
 
-    def draw() -> tuple[torch.Tensor, torch.Tensor]:
+    def batch_loss(table: torch.Tensor) -> torch.Tensor:
         cells = torch.multinomial(flat, batch, replacement=True, generator=gen)
-        return cells // ny, cells % ny
+        x, y = cells // ny, cells % ny
+        if convention == "in_batch":
+            return info_nce_loss(table[x][:, y])
+        neg_y = torch.multinomial(py, batch * (K - 1), replacement=True, generator=gen).view(batch, K - 1)
+        neg_x = torch.multinomial(px, batch * (K - 1), replacement=True, generator=gen).view(batch, K - 1)
+        pos = table[x, y][:, None]
+        rows = torch.cat([pos, table[x[:, None], neg_y]], dim=1)
+        cols = torch.cat([pos, table[neg_x, y[:, None]]], dim=1)
+        first = torch.zeros(batch, dtype=torch.long, device=dev)
+        return F.cross_entropy(rows, first) + F.cross_entropy(cols, first)
 
     table = torch.zeros(P.shape, dtype=torch.float32, device=dev, requires_grad=True)
     opt = torch.optim.Adam([table], lr=lr)
@@ -155,20 +306,19 @@ def fit_score_table(
             excess.append(excess_risk_large_batch(current, P))
         if step == steps:
             break
-        x, y = draw()
-        loss = info_nce_loss(table[x][:, y])
+        loss = batch_loss(table)
         opt.zero_grad()
         loss.backward()
         opt.step()
         sched.step()
     with torch.no_grad():
-        mean_loss = np.mean([info_nce_loss(table[x][:, y]).item() for x, y in (draw() for _ in range(eval_batches))])
+        mean_loss = np.mean([batch_loss(table).item() for _ in range(eval_batches)])
     return ScoreFit(
         score=table.detach().cpu().numpy().astype(float),
         steps=np.array(recorded_steps),
         distance=np.array(distance),
         excess_risk=np.array(excess),
-        mi_lower_bound=float(math.log(batch) - mean_loss / 2),
+        mi_lower_bound=float(math.log(K) - mean_loss / 2),
     )
 
 

@@ -125,3 +125,45 @@ def draw_gaussian_joint_state(fig, rho: float, n: int = 8, fine_n: int = 48, cli
     axes[2].semilogy(i, np.maximum(float(rho) ** i, 1e-12), "k--", lw=1, label=r"$\rho^i$ (continuous)")
     axes[2].set(ylim=(1e-4, 1.5), xlabel="$i$", title="singular values $s_i$ of the ratio")
     axes[2].legend(fontsize="small", loc="lower left")
+
+
+def entropy(p) -> float:
+    r"""Shannon entropy :math:`-\sum p \log p` (nats) of a probability array of any shape."""
+    p = np.asarray(p, dtype=float)
+    if np.any(p < 0) or abs(p.sum() - 1.0) > _ATOL:
+        raise ValueError("p must be a probability array: non-negative entries summing to 1")
+    q = p[p > 0]
+    return float(-np.sum(q * np.log(q)))
+
+
+def conditional(P, given: str = "x") -> np.ndarray:
+    """The conditional law as a row-stochastic matrix: ``P(y | x)`` (rows x) or, with ``given="y"``, ``P(x | y)`` (rows y).
+
+    Rows of zero marginal mass are left as zeros.
+    """
+    P = validate_joint(P)
+    if given not in ("x", "y"):
+        raise ValueError(f"given must be 'x' or 'y', got {given!r}")
+    table = P if given == "x" else P.T
+    mass = table.sum(axis=1, keepdims=True)
+    return np.divide(table, mass, out=np.zeros_like(table), where=mass > 0)
+
+
+def conditional_kl(P, Q, given: str = "x") -> float:
+    r"""Expected conditional divergence :math:`\mathbb E_X \mathrm{KL}(P(\cdot \mid X) \,\|\, Q(\cdot \mid X))`.
+
+    ``Q`` is row-stochastic with one row per value of the conditioning variable
+    (``given="x"``: rows x, columns y; ``given="y"``: rows y, columns x). Returns ``inf`` if
+    ``Q`` puts zero mass where ``P`` does not.
+    """
+    cond = conditional(P, given)
+    Q = np.asarray(Q, dtype=float)
+    if Q.shape != cond.shape:
+        raise ValueError(f"Q must have shape {cond.shape} (rows: the conditioning variable), got {Q.shape}")
+    if np.any(Q < 0) or not np.allclose(Q.sum(axis=1), 1.0, atol=1e-9):
+        raise ValueError("Q must be row-stochastic: non-negative rows summing to 1")
+    weights = (P if given == "x" else P.T)
+    mask = weights > 0
+    if np.any(Q[mask] == 0):
+        return float("inf")
+    return float(np.sum(weights[mask] * np.log(cond[mask] / Q[mask])))

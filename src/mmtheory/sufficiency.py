@@ -1,0 +1,226 @@
+r"""Sufficient and approximately sufficient encoders of a finite modality.
+
+An **encoder** of :math:`X \in \{0, \dots, n_x - 1\}` is given here as an integer array
+``encoder`` of length :math:`n_x`: :math:`E(x) = \texttt{encoder[x]}`, a code in
+:math:`\{0, \dots, n_e - 1\}`. (Every deterministic encoder of a finite space is a partition
+of it, so this loses nothing.) The **sufficiency** of :math:`E` for :math:`Y` is the
+information about :math:`Y` that the code throws away, in four equal forms (Oko et al., 2025):
+
+.. math::
+
+   \operatorname{Suff}(E)
+   &= \mathbb E_X\, \mathrm{KL}\big(P(\cdot \mid X) \,\|\, P(\cdot \mid E(X))\big)        &\text{(conditional KL)}\\
+   &= I(X; Y) - I(E(X); Y)                                                            &\text{(information loss)}\\
+   &= \min_{Q} \mathbb E_X\, \mathrm{KL}\big(P(\cdot \mid X) \,\|\, Q(\cdot \mid E(X))\big) &\text{(variational)}\\
+   &= \min_{h} \Delta_{X \to Y}\big((x, y) \mapsto h(E(x), y)\big)                          &\text{(contrastive)}
+
+where :math:`\Delta_{X \to Y}` is the image-to-text half of the large-batch excess
+contrastive risk (:func:`mmtheory.contrastive.excess_risk_large_batch`).
+Every function takes ``axis=0`` to encode :math:`X` (rows of ``P``) or ``axis=1`` to encode :math:`Y`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .contrastive import _monte_carlo_values, excess_risk_large_batch
+from .jghm import leaf_joint, paired_trees
+from .joint import conditional, conditional_kl, mutual_information, pmi, validate_joint
+from .registry import experiment
+from .runtime import resolve_scale
+
+
+def validate_encoder(encoder, n: int, name: str = "encoder") -> np.ndarray:
+    """Check that ``encoder`` maps ``range(n)`` to codes ``0..n_e-1``; return it as an int array."""
+    enc = np.asarray(encoder)
+    if enc.ndim != 1 or enc.shape[0] != n:
+        raise ValueError(f"{name} must be a 1-D array with one code per value (length {n}), got shape {enc.shape}")
+    if not np.issubdtype(enc.dtype, np.integer) or (n and enc.min() < 0):
+        raise ValueError(f"{name} must hold non-negative integer codes")
+    return enc.astype(np.int64)
+
+
+def _oriented(P, encoder, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """``P`` with the encoded variable on the rows, and the checked encoder."""
+    if axis not in (0, 1):
+        raise ValueError(f"axis must be 0 (encode X, the rows) or 1 (encode Y, the columns), got {axis!r}")
+    P = validate_joint(P)
+    P = P if axis == 0 else P.T
+    return P, validate_encoder(encoder, P.shape[0])
+
+
+def encode(P, encoder, axis: int = 0) -> np.ndarray:
+    """The joint law of the code and the other modality: :math:`P(E(X) = e, Y = y)` (``axis=0``).
+
+    For ``axis=1`` it is :math:`P(X = x, E(Y) = e)`, with the code on the columns.
+    """
+    P_rows, enc = _oriented(P, encoder, axis)
+    coded = np.zeros((int(enc.max()) + 1 if enc.size else 0, P_rows.shape[1]))
+    np.add.at(coded, enc, P_rows)
+    return coded if axis == 0 else coded.T
+
+
+def sufficiency_kl(P, encoder, axis: int = 0) -> float:
+    """:math:`\\mathbb E_X \\mathrm{KL}(P(Y \\mid X) \\| P(Y \\mid E(X)))`: the conditional-KL form."""
+    P_rows, enc = _oriented(P, encoder, axis)
+    given_code = conditional(encode(P_rows, enc))[enc]  # row x holds P(y | E(x))
+    return conditional_kl(P_rows, given_code)
+
+
+def sufficiency_information(P, encoder, axis: int = 0) -> float:
+    """:math:`I(X; Y) - I(E(X); Y)`: the information-loss form."""
+    P_rows, enc = _oriented(P, encoder, axis)
+    return mutual_information(P_rows) - mutual_information(encode(P_rows, enc))
+
+
+def variational_objective(P, encoder, Q, axis: int = 0) -> float:
+    """:math:`\\mathbb E_X \\mathrm{KL}(P(Y \\mid X) \\| Q(Y \\mid E(X)))` for a kernel ``Q`` (rows: codes).
+
+    Its minimum over ``Q`` is the sufficiency, attained at :math:`Q = P(Y \\mid E)`; the gap is
+    :math:`\\sum_e P(e)\\, \\mathrm{KL}(P(\\cdot \\mid e) \\| Q(\\cdot \\mid e))` (the chain rule).
+    """
+    P_rows, enc = _oriented(P, encoder, axis)
+    Q = np.asarray(Q, dtype=float)
+    n_codes = int(enc.max()) + 1
+    if Q.ndim != 2 or Q.shape != (n_codes, P_rows.shape[1]):
+        raise ValueError(f"Q must have shape {(n_codes, P_rows.shape[1])} (codes x values), got {Q.shape}")
+    return conditional_kl(P_rows, Q[enc])
+
+
+def sufficiency_variational(P, encoder, axis: int = 0) -> float:
+    """The variational form at its minimiser :math:`Q = P(Y \\mid E)`."""
+    P_rows, enc = _oriented(P, encoder, axis)
+    return variational_objective(P_rows, enc, conditional(encode(P_rows, enc)))
+
+
+def factoring_score(P, encoder, axis: int = 0) -> np.ndarray:
+    """The best score that sees the encoded side only through its code: :math:`\\log P(y \\mid E(x)) / P(y)`.
+
+    Returned on the full grid (rows x, columns y, whichever side is encoded); ``-inf`` where
+    :math:`P(y \\mid E(x)) = 0`.
+    """
+    P_rows, enc = _oriented(P, encoder, axis)
+    score = pmi(encode(P_rows, enc))[enc]
+    return score if axis == 0 else score.T
+
+
+def sufficiency_contrastive(P, encoder, axis: int = 0) -> float:
+    """The contrastive form: the one-direction large-batch excess risk of :func:`factoring_score`."""
+    P = validate_joint(P)
+    score = factoring_score(P, encoder, axis)
+    return excess_risk_large_batch(score, P, direction="x_to_y" if axis == 0 else "y_to_x")
+
+
+def prefix_encoder(n_symbols: int, n_leaves: int, k: int) -> np.ndarray:
+    """Encoder of a leaf configuration (index in base ``n_symbols``, first leaf most significant)
+    that keeps only its first ``k`` leaves."""
+    for name, value, low in (("n_symbols", n_symbols, 2), ("n_leaves", n_leaves, 1)):
+        if not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if not isinstance(k, (int, np.integer)) or not 0 <= k <= n_leaves:
+        raise ValueError(f"k must be an integer in [0, {n_leaves}], got {k!r}")
+    return np.arange(n_symbols**n_leaves) // n_symbols ** (n_leaves - k)
+
+
+def block_encoder(n: int, n_cells: int) -> np.ndarray:
+    """Coarsen ``range(n)`` into ``n_cells`` blocks of neighbouring values (sizes differing by at most one)."""
+    if not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if not isinstance(n_cells, (int, np.integer)) or not 1 <= n_cells <= n:
+        raise ValueError(f"n_cells must be an integer in [1, {n}], got {n_cells!r}")
+    return (np.arange(n) * n_cells) // n
+
+
+# --- Part I: near-minimisers are approximately sufficient --------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class SuffVsExcessConfig:
+    """A tiny JGHM (exactly enumerable) and the Monte Carlo budget for the finite-K excess risks."""
+
+    depth: int = 2
+    branching: int = 2
+    n_symbols: int = 3
+    p: float = 0.3
+    seed: int = 42
+    Ks: tuple[int, ...] = (2, 4, 16, 64)
+    n_anchors: int = 200_000
+
+    @classmethod
+    def for_scale(cls, scale: str | None = None) -> "SuffVsExcessConfig":
+        scale = resolve_scale(scale)
+        return {"quick": cls(n_anchors=20_000), "book": cls(), "full": cls(n_anchors=4_000_000)}[scale]
+
+
+@dataclasses.dataclass
+class SuffVsExcessResult:
+    """For encoders :math:`E_k` keeping the first ``k`` image leaves: sufficiency and excess risks.
+
+    Excess risks are per direction (the summed risk's excess halved), so that at :math:`K = \\infty`
+    the excess of the best score factoring through :math:`E_k` equals :math:`\\operatorname{Suff}(E_k)`.
+    """
+
+    config: SuffVsExcessConfig
+    mutual_information: float
+    k: np.ndarray  # (n_enc,)
+    suff: np.ndarray  # (n_enc,)
+    excess_inf: np.ndarray  # (n_enc,)
+    Ks: np.ndarray  # (n_K,)
+    excess_K: np.ndarray  # (n_enc, n_K)
+    excess_K_se: np.ndarray  # (n_enc, n_K)
+
+
+def plot_suff_vs_excess(result: SuffVsExcessResult):
+    """Excess risk against sufficiency: on the diagonal at K = infinity, below it by about (K-1)/K."""
+    from .viz import new_figure, sequential_colors
+
+    fig, (ax0, ax1) = new_figure(ncols=2)
+    top = 1.1 * result.suff.max()
+    ax0.plot([0, top], [0, top], "k--", lw=1, label="excess = Suff")
+    ax0.plot(result.suff, result.excess_inf, "ko", label=r"$K=\infty$ (exact)")
+    for j, (K, color) in enumerate(zip(result.Ks, sequential_colors(len(result.Ks)))):
+        ax0.errorbar(result.suff, result.excess_K[:, j], yerr=2 * result.excess_K_se[:, j], fmt="s", color=color,
+                     ms=4, label=f"K = {K}")
+    ax0.set(xlabel=r"$\mathrm{Suff}(E_k)$ (nats)", ylabel="excess risk per direction", title="excess vs sufficiency")
+    ax0.legend(fontsize="small")
+    keep = result.suff > 1e-9
+    ratio = result.suff[keep, None] / result.excess_K[keep]
+    for row, k in zip(ratio, result.k[keep]):
+        ax1.semilogx(result.Ks, row, "o-", label=f"k = {k}")
+    K_grid = np.geomspace(result.Ks.min(), result.Ks.max(), 50)
+    ax1.semilogx(K_grid, K_grid / (K_grid - 1), "k--", lw=1, label="K/(K-1)")
+    ax1.set(xlabel="K", ylabel=r"Suff / excess$_K$", title="finite K: how much the bound loosens")
+    ax1.legend(fontsize="small")
+    return fig
+
+
+@experiment("suff_vs_excess", plot=plot_suff_vs_excess)
+def suff_vs_excess(scale: str | None = None, seed: int = 0, device=None) -> SuffVsExcessResult:
+    """Sufficiency of prefix encoders of a tiny JGHM against the excess CLIP risk of their best scores, K = 2..inf."""
+    cfg = SuffVsExcessConfig.for_scale(scale)
+    text, image = paired_trees(cfg.depth, cfg.branching, cfg.n_symbols, cfg.p, seed=cfg.seed)
+    P = leaf_joint(text, image)
+    n_leaves = cfg.branching**cfg.depth
+    ks = np.arange(n_leaves)  # k = n_leaves keeps everything: Suff = 0
+    encoders = [prefix_encoder(cfg.n_symbols, n_leaves, int(k)) for k in ks]
+    best = pmi(P)
+    scores = [factoring_score(P, enc) for enc in encoders]
+    excess = np.empty((len(ks), len(cfg.Ks)))
+    se = np.empty_like(excess)
+    for j, K in enumerate(cfg.Ks):
+        values = _monte_carlo_values([*scores, best], P, int(K), cfg.n_anchors, "iid", seed + j)
+        gaps = (values[:-1] - values[-1]) / 2  # per direction
+        excess[:, j] = gaps.mean(axis=1)
+        se[:, j] = gaps.std(axis=1, ddof=1) / np.sqrt(cfg.n_anchors)
+    return SuffVsExcessResult(
+        config=cfg,
+        mutual_information=mutual_information(P),
+        k=ks,
+        suff=np.array([sufficiency_information(P, enc) for enc in encoders]),
+        excess_inf=np.array([excess_risk_large_batch(s, P) / 2 for s in scores]),
+        Ks=np.array(cfg.Ks),
+        excess_K=excess,
+        excess_K_se=se,
+    )

@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+
+from mmtheory.contrastive import excess_risk_large_batch
+from mmtheory.downstream import (
+    bayes_label_posterior, cross_entropy_risk, denoising_excess, draw_prompts, fit_inverse_m, label_channel,
+    next_token_excess, zero_shot, zero_shot_posterior,
+)
+from mmtheory.joint import gaussian_joint, pmi
+from mmtheory.sufficiency import block_encoder, sufficiency_information
+
+P = gaussian_joint(8, 0.7)
+CHANNEL = label_channel(block_encoder(8, 3))
+
+
+def test_bayes_identity_pmi_with_infinitely_many_prompts_is_the_bayes_posterior():
+    np.testing.assert_allclose(zero_shot_posterior(pmi(P) + 2.0, P, CHANNEL), bayes_label_posterior(P, CHANNEL),
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_pushforward_bound_label_loss_at_most_the_image_to_text_excess(seed):
+    s = pmi(P) + np.random.default_rng(seed).normal(0, 1.0, size=P.shape)
+    joint_xc = P @ CHANNEL
+    kl = np.sum(joint_xc * np.log(bayes_label_posterior(P, CHANNEL) / zero_shot_posterior(s, P, CHANNEL)))
+    assert 0 <= kl <= excess_risk_large_batch(s, P, direction="x_to_y") + 1e-12
+
+
+def test_many_prompts_approach_the_infinite_prompt_posterior():
+    rng = np.random.default_rng(0)
+    finite = zero_shot_posterior(pmi(P), P, CHANNEL, draw_prompts(P, CHANNEL, 20000, rng))
+    np.testing.assert_allclose(finite, zero_shot_posterior(pmi(P), P, CHANNEL), atol=0.02)
+
+
+def test_bayes_posterior_minimises_the_zero_shot_risk():
+    bayes = cross_entropy_risk(bayes_label_posterior(P, CHANNEL), P, CHANNEL)
+    other = zero_shot_posterior(pmi(P) * 0.5, P, CHANNEL)
+    assert cross_entropy_risk(other, P, CHANNEL) > bayes
+
+
+def test_fit_inverse_m_recovers_a_and_b():
+    Ms = np.array([1, 2, 4, 8, 16])
+    assert fit_inverse_m(Ms, 0.4 + 1.5 / Ms) == pytest.approx((0.4, 1.5))
+
+
+@pytest.mark.parametrize("cells", [1, 2, 4])
+def test_denoising_excess_is_within_two_b_squared_suff_and_matches_monte_carlo(cells):
+    u = np.linspace(-2, 2, 8)
+    enc = block_encoder(8, cells)
+    excess, bound = denoising_excess(P, u, enc)
+    assert 0 < excess <= bound
+    # Monte Carlo: draw (x, y, z) and compare the two posterior means
+    rng = np.random.default_rng(cells)
+    cells_xy = rng.choice(64, size=200_000, p=P.ravel())
+    x, y = cells_xy // 8, cells_xy % 8
+    z = u[x] + rng.standard_normal(x.size)
+    like = np.exp(-((z[:, None] - u[None, :]) ** 2) / 2)  # (n, n_x)
+    m_y = (like * u * P[:, y].T).sum(1) / (like * P[:, y].T).sum(1)
+    P_code = np.stack([P[:, enc == e].sum(1) for e in range(enc.max() + 1)], axis=1)
+    m_e = (like * u * P_code[:, enc[y]].T).sum(1) / (like * P_code[:, enc[y]].T).sum(1)
+    gaps = (m_y - m_e) ** 2
+    assert abs(gaps.mean() - excess) < 4 * gaps.std() / np.sqrt(gaps.size)
+
+
+def test_denoising_excess_vanishes_for_a_sufficient_code():
+    excess, bound = denoising_excess(P, np.linspace(-2, 2, 8), np.arange(8))
+    assert excess == pytest.approx(0.0, abs=1e-12) and bound == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("cells", [1, 3, 8])
+def test_next_token_excess_is_exactly_suff(cells):
+    enc = block_encoder(8, cells)
+    assert next_token_excess(P, enc) == pytest.approx(sufficiency_information(P, enc), abs=1e-12)
+
+
+def test_zero_shot_experiment_quick():
+    r = zero_shot(scale="quick")
+    assert np.all(r.pushforward_kl <= r.suff + 1e-12)
+    assert r.risk_infinite_M[-1] == pytest.approx(r.bayes_risk, abs=1e-12)
+    assert np.all(r.risk[-1] >= r.bayes_risk - 1e-12) and r.risk[-1, 0] > r.risk[-1, -1]
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: draw_prompts(P, CHANNEL, 0, np.random.default_rng(0)), "M must be an integer >= 1"),
+    (lambda: zero_shot_posterior(pmi(P), P, CHANNEL[:3]), "channel must have one row per text value"),
+    (lambda: zero_shot_posterior(pmi(P), P, CHANNEL, np.zeros((2, 3), dtype=int)), "prompts must have shape"),
+    (lambda: denoising_excess(P, np.zeros(3), np.arange(8)), "x_values must give one real value"),
+    (lambda: denoising_excess(P, np.zeros(8), np.arange(8), sigma=0), "sigma must be positive"),
+    (lambda: fit_inverse_m([1], [0.3]), "at least two points"),
+])
+def test_bad_downstream_arguments(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

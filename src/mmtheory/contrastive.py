@@ -133,7 +133,7 @@ def _one_direction_exact(score: np.ndarray, P: np.ndarray, K: int) -> float:
     return float(np.sum(P[mask] * ((log_total @ prob)[mask] - score[mask])))
 
 
-def clip_risk_exact(score, P, K: int, max_terms: int = 20_000_000) -> float:
+def clip_risk_exact(score, P, K: int, direction: str = "both", max_terms: int = 20_000_000) -> float:
     r"""The :math:`K`-sample contrastive risk of a score table, both directions summed, exactly.
 
     .. math::
@@ -146,9 +146,12 @@ def clip_risk_exact(score, P, K: int, max_terms: int = 20_000_000) -> float:
     over their count vectors, weighted by the multinomial law; its size grows like
     :math:`\binom{n + K - 2}{K - 1}`, so ``max_terms`` (entries of the largest array) guards
     against asking for the impossible: use :func:`clip_risk_monte_carlo` there.
+    ``direction="x_to_y"`` or ``"y_to_x"`` returns one of the two terms.
     """
     score, P = _check_score(score, P)
     K = _check_k(K)
+    if direction not in ("both", "x_to_y", "y_to_x"):
+        raise ValueError(f"direction must be 'both', 'x_to_y' or 'y_to_x', got {direction!r}")
     from math import comb
 
     for n_other, n_anchor in ((P.shape[1], P.shape[0]), (P.shape[0], P.shape[1])):
@@ -156,7 +159,9 @@ def clip_risk_exact(score, P, K: int, max_terms: int = 20_000_000) -> float:
         if size > max_terms:
             raise ValueError(f"K = {K} on a {P.shape[0]}x{P.shape[1]} table needs {size:.3g} terms, more than "
                              f"max_terms = {max_terms}; use clip_risk_monte_carlo")
-    return _one_direction_exact(score, P, K) + _one_direction_exact(score.T, P.T, K)
+    x_to_y = _one_direction_exact(score, P, K) if direction != "y_to_x" else 0.0
+    y_to_x = _one_direction_exact(score.T, P.T, K) if direction != "x_to_y" else 0.0
+    return x_to_y + y_to_x
 
 
 def _monte_carlo_values(scores: list[np.ndarray], P: np.ndarray, K: int, n: int, convention: str,
@@ -246,6 +251,7 @@ def fit_score_table(
     eval_batches: int = 100,
     convention: str = "in_batch",
     K: int | None = None,
+    encoder=None,
 ) -> ScoreFit:
     """Train a free score table :math:`s \\in \\mathbb R^{n_x \\times n_y}` on fresh batches from ``P``.
 
@@ -258,6 +264,8 @@ def fit_score_table(
     ``convention="in_batch"`` (CLIP): each step draws ``batch`` pairs and uses the
     :math:`B \\times B` score matrix, so :math:`K = B`. ``convention="iid"`` (Oko et al.): each of
     the ``batch`` anchors gets its own ``K - 1`` fresh negatives in each direction.
+    With an ``encoder`` of :math:`X` (codes, as in :mod:`mmtheory.sufficiency`) the table is
+    :math:`h(E(x), y)`: a score that sees the image only through its code.
     """
     P = validate_joint(P)
     for arg, value, low in (("steps", steps, 1), ("batch", batch, 2), ("record_every", record_every, 1),
@@ -294,27 +302,34 @@ def fit_score_table(
         first = torch.zeros(batch, dtype=torch.long, device=dev)
         return F.cross_entropy(rows, first) + F.cross_entropy(cols, first)
 
-    table = torch.zeros(P.shape, dtype=torch.float32, device=dev, requires_grad=True)
-    opt = torch.optim.Adam([table], lr=lr)
+    if encoder is None:
+        codes, n_codes = torch.arange(P.shape[0], device=dev), P.shape[0]
+    else:
+        from .sufficiency import validate_encoder
+
+        enc = validate_encoder(encoder, P.shape[0])
+        codes, n_codes = torch.as_tensor(enc, device=dev), int(enc.max()) + 1
+    free = torch.zeros((n_codes, P.shape[1]), dtype=torch.float32, device=dev, requires_grad=True)
+    opt = torch.optim.Adam([free], lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
     recorded_steps, distance, excess = [], [], []
     for step in progress(range(steps + 1), desc="InfoNCE", total=steps + 1):
         if step % record_every == 0 or step == steps:
             recorded_steps.append(step)
-            current = table.detach().cpu().numpy().astype(float)
+            current = free[codes].detach().cpu().numpy().astype(float)
             distance.append(distance_to_pmi(current, P))
             excess.append(excess_risk_large_batch(current, P))
         if step == steps:
             break
-        loss = batch_loss(table)
+        loss = batch_loss(free[codes])
         opt.zero_grad()
         loss.backward()
         opt.step()
         sched.step()
     with torch.no_grad():
-        mean_loss = np.mean([batch_loss(table).item() for _ in range(eval_batches)])
+        mean_loss = np.mean([batch_loss(free[codes]).item() for _ in range(eval_batches)])
     return ScoreFit(
-        score=table.detach().cpu().numpy().astype(float),
+        score=free[codes].detach().cpu().numpy().astype(float),
         steps=np.array(recorded_steps),
         distance=np.array(distance),
         excess_risk=np.array(excess),
@@ -431,3 +446,25 @@ def draw_pmi_recovery_state(fig, result: PMIRecoveryResult, rho: float, clip: fl
     axes[3].semilogy(result.steps, np.maximum(result.excess_risk[r], 1e-6), color=PALETTE[1], label="excess risk ($B=\\infty$)")
     axes[3].set(xlabel="training step", title=f"training, ρ = {rho:g}")
     axes[3].legend(fontsize="small", loc="upper right")
+
+
+def draw_risk_profile_state(fig, P, K: int, lambdas=np.linspace(0.0, 2.0, 41), Ks=(2, 3, 4, 6, 8)) -> None:
+    """Part I widget: the exact risk of the scaled PMI :math:`\\lambda\\,\\mathrm{pmi}` for one K, and the
+    InfoNCE bound :math:`\\log K - R_K(\\mathrm{pmi})/2` against :math:`I(X;Y)` for every K."""
+    from .joint import mutual_information
+    from .viz import PALETTE
+
+    M = pmi(P)
+    ax0, ax1 = fig.subplots(1, 2)
+    risks = [clip_risk_exact(lam * M, P, K) for lam in lambdas]
+    ax0.plot(lambdas, risks, color=PALETTE[0])
+    ax0.axhline(2 * np.log(K), color="0.5", ls=":", lw=1, label="constant score: $2\\log K$")
+    ax0.axvline(1.0, color=PALETTE[1], ls="--", lw=1, label="$\\lambda = 1$: the PMI")
+    ax0.set(xlabel="$\\lambda$", ylabel="$R_K(\\lambda\\,\\mathrm{pmi})$", title=f"exact risk, K = {K}")
+    ax0.legend(fontsize="small", loc="upper right")
+    bounds = [np.log(k) - clip_risk_exact(M, P, k) / 2 for k in Ks]
+    ax1.plot(Ks, bounds, "o-", color=PALETTE[0], label="$\\log K - R_K(\\mathrm{pmi})/2$")
+    ax1.plot([K], [np.log(K) - clip_risk_exact(M, P, K) / 2], "o", ms=11, mfc="none", color=PALETTE[1])
+    ax1.axhline(mutual_information(P), color="k", ls="--", lw=1, label="$I(X;Y)$")
+    ax1.set(xlabel="$K$", ylabel="nats", title="the InfoNCE bound tightens with K", ylim=(0, None))
+    ax1.legend(fontsize="small", loc="lower right")

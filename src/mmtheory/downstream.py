@@ -169,6 +169,9 @@ class ZeroShotResult:
     fit_a: np.ndarray  # (n_enc,)
     fit_b: np.ndarray  # (n_enc,)
     pushforward_kl: np.ndarray  # (n_enc,) E_x KL(p(c|x) || p_hat_inf(c|x)), <= suff
+    examples: np.ndarray  # (n_examples,) image values shown in the widget
+    example_bayes: np.ndarray  # (n_examples, n_classes)
+    example_posteriors: np.ndarray  # (n_enc, n_M, n_examples, n_classes): from the first prompt draw
 
 
 def plot_zero_shot(result: ZeroShotResult):
@@ -202,9 +205,17 @@ def zero_shot(scale: str | None = None, seed: int = 0, device=None) -> ZeroShotR
     risk = np.empty((len(ks), len(cfg.Ms)))
     se = np.empty_like(risk)
     scores = [factoring_score(P, enc) for enc in encoders]
+    examples = np.argsort(P.sum(axis=1))[::-1][:3]  # the three most frequent images
+    shown = np.empty((len(ks), len(cfg.Ms), len(examples), channel.shape[1]))
     for j, M in enumerate(cfg.Ms):
-        draws = np.array([[cross_entropy_risk(zero_shot_posterior(s, P, channel, prompts), P, channel)
-                           for s in scores] for prompts in (draw_prompts(P, channel, M, rng) for _ in range(cfg.n_draws))])
+        draws = np.empty((cfg.n_draws, len(ks)))
+        for d in range(cfg.n_draws):
+            prompts = draw_prompts(P, channel, M, rng)
+            for i, s in enumerate(scores):
+                posterior = zero_shot_posterior(s, P, channel, prompts)
+                draws[d, i] = cross_entropy_risk(posterior, P, channel)
+                if d == 0:
+                    shown[i, j] = posterior[examples]
         risk[:, j], se[:, j] = draws.mean(axis=0), draws.std(axis=0, ddof=1) / np.sqrt(cfg.n_draws)
     fits = np.array([fit_inverse_m(cfg.Ms, row) for row in risk])
     bayes = bayes_label_posterior(P, channel)
@@ -222,4 +233,61 @@ def zero_shot(scale: str | None = None, seed: int = 0, device=None) -> ZeroShotR
         fit_a=fits[:, 0],
         fit_b=fits[:, 1],
         pushforward_kl=np.array([float(np.sum(joint_xc * np.log(bayes / q))) for q in limits]),
+        examples=examples,
+        example_bayes=bayes[examples],
+        example_posteriors=shown,
     )
+
+
+def draw_zero_shot_state(fig, result: ZeroShotResult, k: int, M: int) -> None:
+    """One state of the zero-shot widget: risk against M for encoder ``k``, and one draw of posteriors."""
+    from .viz import PALETTE
+
+    i = int(np.flatnonzero(result.k == k)[0])
+    j = int(np.flatnonzero(result.Ms == M)[0])
+    ax0, ax1 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.2, 1]})
+    for row in result.risk:
+        ax0.plot(result.Ms, row, color="0.85", lw=1)
+    ax0.errorbar(result.Ms, result.risk[i], yerr=2 * result.risk_se[i], fmt="o-", color=PALETTE[0], ms=4,
+                 label=f"encoder keeps {k} of {len(result.k) - 1} leaves")
+    ax0.plot([M], [result.risk[i, j]], "o", ms=11, mfc="none", color=PALETTE[1])
+    ax0.axhline(result.bayes_risk, color="k", ls="--", lw=1, label="Bayes risk")
+    ax0.axhline(result.risk_infinite_M[i], color=PALETTE[0], ls=":", lw=1, label=r"$M=\infty$")
+    ax0.set_ylim(result.bayes_risk - 0.02, max(result.risk.max(), result.bayes_risk) + 0.02)
+    ax0.set(xscale="log", xlabel="prompts per class $M$", ylabel="zero-shot cross-entropy",
+            title=f"Suff = {result.suff[i]:.3f} nats")
+    ax0.legend(fontsize="small")
+    n_ex, n_c = result.example_bayes.shape
+    width = 0.38
+    for e in range(n_ex):
+        base = e * (n_c + 1)
+        ax1.bar(base + np.arange(n_c) - width / 2, result.example_bayes[e], width, color="0.6",
+                label="Bayes $p(c|x)$" if e == 0 else None)
+        ax1.bar(base + np.arange(n_c) + width / 2, result.example_posteriors[i, j, e], width, color=PALETTE[1],
+                label=f"zero-shot, one draw of M = {M}" if e == 0 else None)
+    ax1.set_xticks([e * (n_c + 1) + (n_c - 1) / 2 for e in range(n_ex)], [f"image {e + 1}" for e in range(n_ex)])
+    ax1.set(ylim=(0, 1), ylabel="probability of class $c$", title="label posteriors for three images")
+    ax1.legend(fontsize="small", loc="upper right")
+
+
+def draw_denoising_state(fig, P, x_values, cells: int, sigmas=(0.25, 0.5, 1.0, 2.0)) -> None:
+    """Part I widget: for a text coarsening into ``cells`` cells, the excess denoising risk against its bound."""
+    from .sufficiency import block_encoder
+    from .viz import PALETTE, sequential_colors
+
+    n = P.shape[1]
+    ax0, ax1 = fig.subplots(1, 2)
+    all_cells = np.arange(1, n)  # n cells is sufficient: excess and bound both vanish
+    for sigma, color in zip(sigmas, sequential_colors(len(sigmas))):
+        excess = [denoising_excess(P, x_values, block_encoder(n, c), sigma)[0] for c in all_cells]
+        ax0.plot(all_cells, excess, "o-", color=color, ms=3, label=f"excess, σ = {sigma:g}")
+    bound = [denoising_excess(P, x_values, block_encoder(n, c))[1] for c in all_cells]
+    ax0.plot(all_cells, bound, "k--", lw=1, label="$2B^2\\,\\mathrm{Suff}(E)$")
+    ax0.axvline(cells, color=PALETTE[1], lw=1)
+    ax0.set(yscale="log", xlabel="cells of the text code", ylabel="excess squared error",
+            title="excess denoising risk and its bound")
+    ax0.legend(fontsize="small")
+    excess, bound_here = denoising_excess(P, x_values, block_encoder(n, cells), 1.0)
+    ax1.bar(["excess (σ = 1)", "bound"], [excess, bound_here], color=[PALETTE[0], "0.6"])
+    ax1.set(title=f"{cells} cells: ratio excess/bound = {excess / bound_here:.3f}" if bound_here > 0
+            else f"{cells} cells: sufficient, both zero")

@@ -62,6 +62,11 @@ def encode(P, encoder, axis: int = 0) -> np.ndarray:
     return coded if axis == 0 else coded.T
 
 
+def encode_both(P, image_encoder, text_encoder) -> np.ndarray:
+    """The joint law of the two codes, :math:`P(E_X(X) = e_1, E_Y(Y) = e_2)`."""
+    return encode(encode(P, image_encoder, axis=0), text_encoder, axis=1)
+
+
 def sufficiency_kl(P, encoder, axis: int = 0) -> float:
     """:math:`\\mathbb E_X \\mathrm{KL}(P(Y \\mid X) \\| P(Y \\mid E(X)))`: the conditional-KL form."""
     P_rows, enc = _oriented(P, encoder, axis)
@@ -224,3 +229,24 @@ def suff_vs_excess(scale: str | None = None, seed: int = 0, device=None) -> Suff
         excess_K=excess,
         excess_K_se=se,
     )
+
+
+def draw_coarsening_state(fig, P, n_cells: int, axis: int = 0) -> None:
+    """Part I widget: the law of (code, text) for a block coarsening of the image, and Suff against the cells."""
+    from .viz import PALETTE
+
+    n = P.shape[axis]
+    ax0, ax1 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
+    coded = encode(P, block_encoder(n, n_cells), axis=axis)
+    ax0.imshow(coded / coded.sum(axis=1, keepdims=True), cmap="viridis", origin="lower", aspect="auto",
+               extent=(-0.5, P.shape[1] - 0.5, -0.5, n_cells - 0.5))
+    ax0.grid(False)
+    ax0.set(xlabel="$y$", ylabel="code $E(x)$", title=f"$P(y \\mid E(x))$, {n_cells} cells")
+    cells = np.arange(1, n + 1)
+    suff = [sufficiency_information(P, block_encoder(n, c), axis=axis) for c in cells]
+    ax1.plot(cells, suff, "o-", color="0.7")
+    ax1.plot([n_cells], [suff[n_cells - 1]], "o", ms=10, color=PALETTE[1])
+    ax1.axhline(mutual_information(P), color="k", ls="--", lw=1, label="$I(X;Y)$: nothing kept")
+    ax1.set(xlabel="cells of the coarsening", ylabel="Suff$(E)$ (nats)",
+            title=f"Suff = {suff[n_cells - 1]:.4f} nats")
+    ax1.legend(fontsize="small")

@@ -73,6 +73,9 @@ def test_score_checks(score, message):
 
 
 def test_training_moves_the_score_to_pmi_plus_a_constant():
+    # Threshold: an untrained table sits at distance d(0) (about 0.55 here). At the end of the cosine
+    # schedule what is left is the gradient noise of the last steps, measured at 5-10% of d(0) for
+    # this size; a quarter of d(0) is well above that floor, and no table that failed to learn meets it.
     P = gaussian_joint(6, 0.6)
     fit = fit_score_table(P, steps=400, batch=256, seed=0, device="cpu")
     assert fit.distance[-1] < 0.25 * fit.distance[0]

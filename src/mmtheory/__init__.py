@@ -4,7 +4,10 @@ multimodal representation learning.
 Modules are named for the mathematics they hold:
 
 - :mod:`mmtheory.joint`: finite joint laws of two modalities, pointwise and total mutual information;
-- :mod:`mmtheory.contrastive`: the symmetric InfoNCE (CLIP) loss and training a score to minimise it;
+- :mod:`mmtheory.contrastive`: the contrastive (InfoNCE, CLIP) risk, exact and Monte Carlo, and training a score;
+- :mod:`mmtheory.sufficiency`: encoders of a finite modality and the four forms of their sufficiency;
+- :mod:`mmtheory.downstream`: zero-shot classification, conditional denoising, next-token prediction from a code;
+- :mod:`mmtheory.jghm`: the Joint Generative Hierarchical Model (transition matrices, exact leaf laws);
 - :mod:`mmtheory.viz`: the book's figure style and kernel-free interactive figures;
 - :mod:`mmtheory.runtime`: device, seeding, the run scale, progress bars;
 - :mod:`mmtheory.io`: atomic writing of results, figures and checkpoints;

@@ -68,14 +68,14 @@ def main() -> None:
     if args.tests:
         out["test_suite_s"] = timed([sys.executable, "-m", "pytest", "-q"], ROOT)
 
-    print(f"{'measure':34s} value")
+    print(f"{'measure':56s} value")
     for key, value in out.items():
         if isinstance(value, dict):
             for chapter, seconds in value.items():
-                print(f"  execute {chapter:26s} {seconds:8.1f} s")
+                print(f"  execute {chapter:46s} {seconds:6.1f} s")
         else:
             unit = "MB" if key.endswith("_mb") else "s"
-            print(f"{key:34s} {value:8.1f} {unit}")
+            print(f"{key:56s} {value:6.1f} {unit}")
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n")
 

@@ -1,0 +1,291 @@
+r"""Multi-modal in-context learning on a latent-factor model (Part IV; Barnfield, Sen & Sur, 2026).
+
+**The model** (our reconstruction: the paper's full text was not available; see the chapter).
+A task draws loadings :math:`A \in \mathbb R^{d \times k}` (the rows of all modalities stacked)
+and a response vector :math:`\theta \in \mathbb R^k`; a prompt then draws :math:`L + 1` points
+
+.. math:: z \sim \mathcal N(0, I_k), \qquad x = A z + \varepsilon,\ \varepsilon \sim \mathcal N(0, I_d),
+          \qquad y = \theta^\top z + \xi,\ \xi \sim \mathcal N(0, \sigma^2).
+
+Given the task, :math:`\mathbb E[y \mid x] = w^\top x` with :math:`w = (I + AA^\top)^{-1} A\theta`,
+and the oracle risk is :math:`\theta^\top (I_k + A^\top A)^{-1}\theta + \sigma^2`. The sampler draws
+:math:`A = U \operatorname{diag}(\sqrt{\lambda}) V^\top` with Haar :math:`U, V` and eigenvalues
+:math:`\lambda_j \sim \mathrm{Unif}[\underline m, \overline m]`, and :math:`\theta \sim \mathcal N(0, I_k/k)`.
+
+**Population losses at** :math:`L = \infty`. Because :math:`V^\top\theta` is isotropic and independent
+of the spectrum, every excess risk below is a one-dimensional integral over
+:math:`\lambda \sim \mathrm{Unif}[\underline m, \overline m]`, computed by Gauss–Legendre quadrature
+(exact for the polynomial part up to high degree): no Monte Carlo.
+
+**The architectures.** Single-layer linear self-attention (LSA) predicts
+:math:`x_q^\top \Gamma^\top \hat c` with one fixed matrix :math:`\Gamma`; the linearised cross-attention
+stack runs :math:`h \leftarrow h + \beta\, h \hat\Sigma + \alpha x_q` for :math:`T` layers from
+:math:`h = 0` (keys and values: the re-injected context covariates) and reads out
+:math:`\hat y_q = \hat c^\top h`, where :math:`\hat\Sigma = X^\top X / L`, :math:`\hat c = X^\top y / L`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import torch
+
+from .runtime import get_device
+
+_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(600)
+
+
+@dataclasses.dataclass(frozen=True)
+class LatentFactorModel:
+    """Dimensions and spectral bounds of the task law; the default is the configuration of the chapter."""
+
+    modality_dims: tuple[int, ...] = (6, 4)
+    k: int = 4
+    m_low: float = 0.5
+    m_high: float = 4.0
+    sigma: float = 0.0
+
+    def __post_init__(self):
+        if not self.modality_dims or any(not isinstance(d, int) or d < 1 for d in self.modality_dims):
+            raise ValueError(f"modality_dims must be positive integers, got {self.modality_dims!r}")
+        if not isinstance(self.k, int) or not 1 <= self.k <= self.d:
+            raise ValueError(f"k must be an integer in [1, d = {self.d}], got {self.k!r}")
+        if not (0 < self.m_low <= self.m_high):
+            raise ValueError(f"spectral bounds must satisfy 0 < m_low <= m_high, got m_low={self.m_low}, "
+                             f"m_high={self.m_high}")
+        if self.sigma < 0:
+            raise ValueError(f"sigma must be non-negative, got {self.sigma}")
+
+    @property
+    def d(self) -> int:
+        return int(sum(self.modality_dims))
+
+
+# --- closed forms ---------------------------------------------------------------------------------
+
+
+def alpha_star(m_low: float, m_high: float) -> float:
+    r"""The minimax step :math:`\alpha^* = 2/(2 + \underline m + \overline m)`, minimising
+    :math:`\max_{\lambda \in [\underline m, \overline m]} |1 - \alpha(1 + \lambda)|`."""
+    _check_bounds(m_low, m_high)
+    return 2.0 / (2.0 + m_low + m_high)
+
+
+def rho_star(m_low: float, m_high: float) -> float:
+    r"""The contraction factor at :math:`\alpha^*`: :math:`(\overline m - \underline m)/(2 + \underline m + \overline m)`."""
+    _check_bounds(m_low, m_high)
+    return (m_high - m_low) / (2.0 + m_low + m_high)
+
+
+def _check_bounds(m_low, m_high):
+    if not (0 < m_low <= m_high):
+        raise ValueError(f"spectral bounds must satisfy 0 < m_low <= m_high, got m_low={m_low}, m_high={m_high}")
+
+
+def _spectral_mean(f, m_low: float, m_high: float) -> float:
+    """:math:`\\mathbb E f(\\lambda)` for :math:`\\lambda \\sim \\mathrm{Unif}[m_{low}, m_{high}]` (quadrature)."""
+    if m_low == m_high:
+        return float(f(np.array([m_low]))[0])
+    lam = 0.5 * (m_high - m_low) * _NODES + 0.5 * (m_high + m_low)
+    return float(0.5 * np.sum(_WEIGHTS * f(lam)))
+
+
+def bayes_risk(model: LatentFactorModel) -> float:
+    r"""Mean oracle risk :math:`\mathbb E[\theta^\top (I + A^\top A)^{-1}\theta] + \sigma^2 = \mathbb E[1/(1+\lambda)] + \sigma^2`."""
+    return _spectral_mean(lambda lam: 1 / (1 + lam), model.m_low, model.m_high) + model.sigma**2
+
+
+def lsa_optimum(model: LatentFactorModel) -> tuple[float, float]:
+    r"""The best isotropic LSA :math:`\Gamma = \gamma I` at :math:`L = \infty`: ``(gamma_star, excess)``.
+
+    :math:`\gamma^* = \mathbb E\lambda / \mathbb E\lambda(1+\lambda)` and the excess
+    :math:`\mathbb E\frac{\lambda}{1+\lambda} - (\mathbb E\lambda)^2 / \mathbb E\lambda(1+\lambda)`, which
+    is zero only when the spectrum is a single point.
+    """
+    m, M = model.m_low, model.m_high
+    first = _spectral_mean(lambda lam: lam, m, M)
+    second = _spectral_mean(lambda lam: lam * (1 + lam), m, M)
+    gamma = first / second
+    return gamma, ca_excess(gamma, 1, model)
+
+
+def ca_excess(alpha: float, T: int, model: LatentFactorModel, beta: float | None = None) -> float:
+    r"""Excess risk over the oracle of the :math:`T`-layer cross-attention stack at :math:`L = \infty`.
+
+    On an eigenvalue :math:`\mu = 1 + \lambda` of :math:`\Sigma` the stack applies
+    :math:`g_T(\mu) = \alpha \sum_{s<T} (1 + \beta\mu)^s` (``beta=None`` ties :math:`\beta = -\alpha`), and
+    the excess is :math:`\mathbb E[\lambda\,\mu\,(g_T(\mu) - 1/\mu)^2]`; tied, it is
+    :math:`\mathbb E[\frac{\lambda}{1+\lambda}(1 - \alpha(1+\lambda))^{2T}]`.
+    """
+    T = _check_depth(T)
+    if beta is None:
+        return _spectral_mean(lambda lam: lam / (1 + lam) * (1 - alpha * (1 + lam)) ** (2 * T), model.m_low, model.m_high)
+
+    def integrand(lam):
+        mu = 1 + lam
+        g = alpha * sum((1 + beta * mu) ** s for s in range(T))
+        return lam * mu * (g - 1 / mu) ** 2
+
+    return _spectral_mean(integrand, model.m_low, model.m_high)
+
+
+def _check_depth(T) -> int:
+    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 1:
+        raise ValueError(f"T (the depth) must be an integer >= 1, got {T!r}")
+    return int(T)
+
+
+def _golden_min(f, low: float, high: float, tol: float = 1e-13) -> float:
+    """Minimiser of a unimodal function on ``[low, high]`` by golden-section search."""
+    ratio = (math.sqrt(5) - 1) / 2
+    a, b = low, high
+    c, d = b - ratio * (b - a), a + ratio * (b - a)
+    fc, fd = f(c), f(d)
+    while b - a > tol:
+        if fc < fd:
+            b, d, fd = d, c, fc
+            c = b - ratio * (b - a)
+            fc = f(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + ratio * (b - a)
+            fd = f(d)
+    return 0.5 * (a + b)
+
+
+def optimal_alpha(T: int, model: LatentFactorModel) -> float:
+    r"""The minimiser :math:`\alpha_T` of the tied population loss (convex in :math:`\alpha`), which gradient
+    flow reaches from any start; :math:`\alpha_1` is the LSA optimum and :math:`\alpha_T \to \alpha^*`."""
+    T = _check_depth(T)
+    upper = 2.0 / (1.0 + model.m_high)
+    return _golden_min(lambda a: math.log(max(ca_excess(a, T, model), 1e-300)), 0.0, upper)
+
+
+def optimal_alpha_beta(T: int, model: LatentFactorModel) -> tuple[float, float]:
+    r"""The minimiser :math:`(\alpha_T, \beta_T)` of the two-parameter population loss.
+
+    For fixed :math:`\beta` the loss is quadratic in :math:`\alpha`, so :math:`\alpha(\beta)` is explicit; the
+    remaining one-dimensional search runs over :math:`\beta \in (-2/(1 + \overline m), 0)`.
+    """
+    T = _check_depth(T)
+    m, M = model.m_low, model.m_high
+
+    def alpha_of(beta):
+        def series(lam):
+            return sum((1 + beta * (1 + lam)) ** s for s in range(T))
+
+        num = _spectral_mean(lambda lam: lam * series(lam), m, M)
+        den = _spectral_mean(lambda lam: lam * (1 + lam) * series(lam) ** 2, m, M)
+        return num / den
+
+    beta = _golden_min(lambda b: math.log(max(ca_excess(alpha_of(b), T, model, beta=b), 1e-300)),
+                       -2.0 / (1.0 + M) + 1e-9, -1e-9, tol=1e-12)
+    return alpha_of(beta), beta
+
+
+# --- sampling and predictors (torch, batched) -----------------------------------------------------
+
+
+@dataclasses.dataclass
+class Prompts:
+    """A batch of tasks and one prompt each: context ``X (n, L, d)``, ``y (n, L)``, query ``xq (n, d)``,
+    ``yq (n,)``, and the oracle weights ``w (n, d)``."""
+
+    X: torch.Tensor
+    y: torch.Tensor
+    xq: torch.Tensor
+    yq: torch.Tensor
+    w: torch.Tensor
+    oracle_risk: torch.Tensor  # (n,): theta^T (I + A^T A)^{-1} theta + sigma^2
+
+
+def _haar(n: int, size: int, gen: torch.Generator, device) -> torch.Tensor:
+    q, r = torch.linalg.qr(torch.randn(n, size, size, generator=gen, device=device, dtype=torch.float64))
+    return q * torch.sign(torch.diagonal(r, dim1=1, dim2=2))[:, None, :]
+
+
+def sample_prompts(model: LatentFactorModel, n: int, L: int, seed: int = 0, device=None) -> Prompts:
+    """``n`` independent tasks, each with a context of ``L`` points and one query, in float64."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if isinstance(L, bool) or not isinstance(L, int) or L <= model.d:
+        raise ValueError(f"L (the context length) must be an integer > d = {model.d}, got {L!r}")
+    dev = get_device(device)
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    d, k = model.d, model.k
+    lam = model.m_low + (model.m_high - model.m_low) * torch.rand(n, k, generator=gen, device=dev, dtype=torch.float64)
+    U = _haar(n, d, gen, dev)[:, :, :k]
+    V = _haar(n, k, gen, dev)
+    A = U * lam.sqrt()[:, None, :] @ V.transpose(1, 2)  # (n, d, k)
+    theta = torch.randn(n, k, generator=gen, device=dev, dtype=torch.float64) / math.sqrt(k)
+    z = torch.randn(n, L + 1, k, generator=gen, device=dev, dtype=torch.float64)
+    x = z @ A.transpose(1, 2) + torch.randn(n, L + 1, d, generator=gen, device=dev, dtype=torch.float64)
+    y = (z @ theta[:, :, None])[..., 0] + model.sigma * torch.randn(n, L + 1, generator=gen, device=dev,
+                                                                       dtype=torch.float64)
+    inner = torch.eye(k, device=dev, dtype=torch.float64) + A.transpose(1, 2) @ A
+    solved = torch.linalg.solve(inner, theta[:, :, None])[..., 0]  # (I + A^T A)^{-1} theta
+    return Prompts(X=x[:, :L], y=y[:, :L], xq=x[:, L], yq=y[:, L], w=(A @ solved[:, :, None])[..., 0],
+                   oracle_risk=(theta * solved).sum(-1) + model.sigma**2)
+
+
+def context_moments(p: Prompts) -> tuple[torch.Tensor, torch.Tensor]:
+    r""":math:`\hat\Sigma = X^\top X / L` ``(n, d, d)`` and :math:`\hat c = X^\top y / L` ``(n, d)``."""
+    L = p.X.shape[1]
+    return p.X.transpose(1, 2) @ p.X / L, (p.X.transpose(1, 2) @ p.y[:, :, None])[..., 0] / L
+
+
+def gradient_descent_prediction(p: Prompts, step: float, T: int) -> torch.Tensor:
+    r"""Prediction after :math:`T` steps of gradient descent on :math:`\frac1{2L}\sum_i (y_i - v^\top x_i)^2` from 0."""
+    T = _check_depth(T)
+    Sigma, c = context_moments(p)
+    v = torch.zeros_like(c)
+    for _ in range(T):
+        v = v + step * (c - (Sigma @ v[:, :, None])[..., 0])
+    return (v * p.xq).sum(-1)
+
+
+class CrossAttentionStack(torch.nn.Module):
+    r"""The linearised cross-attention stack with covariate re-injection and a self-attention readout.
+
+    ``mode="tied"``: one scalar, :math:`\beta = -\alpha`; ``"two"``: scalars :math:`\alpha, \beta`;
+    ``"full"``: query, key and value maps :math:`W_Q, W_K, W_V \in \mathbb R^{d \times d}` shared across layers,
+    the attention term :math:`\frac1L (h W_Q)(X W_K)^\top (X W_V)`, started at :math:`W_Q = W_K = I`,
+    :math:`W_V = \beta_0 I`. Only the query token's stream is computed: each token's stream evolves on
+    its own, and the readout uses the query's.
+    """
+
+    def __init__(self, d: int, T: int, mode: str = "tied", alpha0: float = 0.05):
+        super().__init__()
+        if mode not in ("tied", "two", "full"):
+            raise ValueError(f"mode must be 'tied', 'two' or 'full', got {mode!r}")
+        self.T, self.mode = _check_depth(T), mode
+        self.alpha = torch.nn.Parameter(torch.tensor(float(alpha0), dtype=torch.float64))
+        if mode == "two":
+            self.beta = torch.nn.Parameter(torch.tensor(-float(alpha0), dtype=torch.float64))
+        if mode == "full":
+            eye = torch.eye(d, dtype=torch.float64)
+            self.W_Q = torch.nn.Parameter(eye.clone())
+            self.W_K = torch.nn.Parameter(eye.clone())
+            self.W_V = torch.nn.Parameter(-float(alpha0) * eye)
+
+    def forward(self, p: Prompts) -> torch.Tensor:
+        L = p.X.shape[1]
+        Sigma, c = context_moments(p)
+        h = torch.zeros_like(p.xq)
+        for _ in range(self.T):
+            if self.mode == "full":
+                keys, values = p.X @ self.W_K, p.X @ self.W_V  # (n, L, d)
+                attention = ((h @ self.W_Q)[:, None, :] @ keys.transpose(1, 2)) @ values / L  # (n, 1, d)
+                update = attention[:, 0]
+            else:
+                beta = -self.alpha if self.mode == "tied" else self.beta
+                update = beta * (Sigma @ h[:, :, None])[..., 0]
+            h = h + update + self.alpha * p.xq
+        return (c * h).sum(-1)  # readout: (1/L) sum_i y_i <x_i, h_q>
+
+
+def excess_over_oracle(prediction: torch.Tensor, p: Prompts) -> float:
+    r""":math:`\frac1n \sum (\hat y_q - w^\top x_q)^2`: the excess risk over the oracle, estimated on the batch."""
+    return float(((prediction - (p.w * p.xq).sum(-1)) ** 2).mean())

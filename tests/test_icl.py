@@ -1,0 +1,114 @@
+"""Part IV library: closed-form targets of the reference note (crossattn_icl.md, §5.4 and §7)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from mmtheory.icl import (
+    CrossAttentionStack, LatentFactorModel, alpha_star, bayes_risk, ca_excess, excess_over_oracle,
+    gradient_descent_prediction, lsa_optimum, optimal_alpha, optimal_alpha_beta, rho_star, sample_prompts,
+)
+
+MODEL = LatentFactorModel()  # d = 6 + 4, k = 4, spectrum in [0.5, 4]
+
+
+def test_minimax_step_and_rate():
+    assert alpha_star(0.5, 4.0) == pytest.approx(2 / 6.5)
+    assert rho_star(0.5, 4.0) == pytest.approx(3.5 / 6.5)
+    alphas = np.linspace(0.01, 0.6, 2001)
+    worst = np.maximum(abs(1 - alphas * 1.5), abs(1 - alphas * 5.0))
+    assert alphas[np.argmin(worst)] == pytest.approx(alpha_star(0.5, 4.0), abs=1e-3)
+
+
+def test_one_layer_is_the_lsa_optimum_and_lsa_cannot_reach_bayes():
+    gamma, excess = lsa_optimum(MODEL)
+    assert optimal_alpha(1, MODEL) == pytest.approx(gamma, abs=1e-7)  # a 1-D search finds argmins to ~sqrt(eps)
+    assert gamma == pytest.approx(0.2700, abs=2e-4)
+    assert excess == pytest.approx(0.0484, abs=1e-3) and excess > 0.04
+
+
+def test_lsa_is_optimal_without_covariate_shift():
+    _, excess = lsa_optimum(LatentFactorModel(m_low=2.0, m_high=2.0))
+    assert excess == pytest.approx(0.0, abs=1e-14)
+
+
+def test_depth_drives_alpha_to_alpha_star_from_below():
+    alphas = [optimal_alpha(T, MODEL) for T in (1, 2, 4, 8, 16, 32)]
+    assert np.all(np.diff(alphas) > 0) and alphas[-1] < alpha_star(0.5, 4.0)
+    assert abs(alphas[-1] - alpha_star(0.5, 4.0)) < 0.005
+
+
+def test_reference_table_of_minimisers():
+    expected = {2: 0.2813, 4: 0.2913, 8: 0.2984, 16: 0.3027, 64: 0.3064, 256: 0.3074}
+    for T, alpha in expected.items():
+        assert optimal_alpha(T, MODEL) == pytest.approx(alpha, abs=2e-4), T
+
+
+def log_slope(T1, T2):
+    a = alpha_star(0.5, 4.0)
+    return (math.log(ca_excess(a, T2, MODEL)) - math.log(ca_excess(a, T1, MODEL))) / (T2 - T1)
+
+
+def test_excess_decays_at_rate_rho_star_squared_per_layer():
+    rate = 2 * math.log(rho_star(0.5, 4.0))
+    assert log_slope(128, 256) == pytest.approx(rate, rel=0.005)  # the slope tends to 2 ln rho*
+    # ... with the 1/T correction of a spectral density positive at both edges: excess ~ C rho*^(2T) / T
+    assert log_slope(32, 64) == pytest.approx(rate - math.log(2) / 32, abs=1e-3)
+    for T in (4, 16):
+        assert ca_excess(optimal_alpha(T, MODEL), T, MODEL) <= 0.8 * rho_star(0.5, 4.0) ** (2 * T)
+
+
+def test_two_parameter_variant_ties_beta_to_minus_alpha():
+    ratios = {T: -b / a for T, (a, b) in ((T, optimal_alpha_beta(T, MODEL)) for T in (2, 8, 16))}
+    assert ratios[2] == pytest.approx(0.927, abs=0.003)
+    assert ratios[8] > 0.999 and ratios[16] > 0.999
+
+
+def test_monte_carlo_oracle_risk_matches_the_formula_within_one_percent():
+    chunks = [sample_prompts(MODEL, 20_000, MODEL.d + 1, seed=s, device="cpu") for s in range(10)]
+    residual = torch.cat([(p.yq - (p.w * p.xq).sum(-1)) ** 2 for p in chunks])
+    assert float(residual.mean()) == pytest.approx(bayes_risk(MODEL), rel=0.01)
+
+
+def test_cross_attention_stack_equals_gradient_descent():
+    p = sample_prompts(MODEL, 64, 40, seed=3, device="cpu")
+    for T, step in ((1, 0.1), (5, 0.25), (12, 0.3)):
+        stack = CrossAttentionStack(MODEL.d, T, mode="tied", alpha0=step)
+        with torch.no_grad():
+            torch.testing.assert_close(stack(p), gradient_descent_prediction(p, step, T), rtol=0, atol=1e-12)
+
+
+def test_full_matrix_stack_starts_as_the_two_parameter_stack():
+    p = sample_prompts(MODEL, 32, 30, seed=4, device="cpu")
+    with torch.no_grad():
+        full, two = CrossAttentionStack(MODEL.d, 4, mode="full", alpha0=0.2), CrossAttentionStack(MODEL.d, 4, "two", 0.2)
+        torch.testing.assert_close(full(p), two(p), rtol=0, atol=1e-12)
+
+
+def test_deep_stack_with_alpha_star_approaches_the_oracle_at_long_context():
+    p = sample_prompts(MODEL, 400, 4000, seed=5, device="cpu")
+    with torch.no_grad():
+        deep = excess_over_oracle(CrossAttentionStack(MODEL.d, 16, alpha0=alpha_star(0.5, 4)).forward(p), p)
+        shallow = excess_over_oracle(CrossAttentionStack(MODEL.d, 1, alpha0=lsa_optimum(MODEL)[0]).forward(p), p)
+    ols_floor = bayes_risk(MODEL) * MODEL.d / (4000 - MODEL.d - 1)
+    assert deep < 3 * ols_floor < shallow
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"m_low": 2.0, "m_high": 1.0}, "0 < m_low <= m_high"), ({"sigma": -0.1}, "sigma must be non-negative"),
+    ({"k": 11}, "k must be an integer in"), ({"modality_dims": ()}, "modality_dims"),
+])
+def test_bad_models_are_rejected(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        LatentFactorModel(**kwargs)
+
+
+def test_bad_depth_and_context_are_rejected():
+    with pytest.raises(ValueError, match="L \\(the context length\\) must be an integer > d"):
+        sample_prompts(MODEL, 4, MODEL.d)
+    with pytest.raises(ValueError, match="T \\(the depth\\) must be an integer >= 1"):
+        ca_excess(0.2, 0, MODEL)
+    with pytest.raises(ValueError, match="mode must be"):
+        CrossAttentionStack(10, 2, mode="softmax")

@@ -112,3 +112,24 @@ def test_bad_depth_and_context_are_rejected():
         ca_excess(0.2, 0, MODEL)
     with pytest.raises(ValueError, match="mode must be"):
         CrossAttentionStack(10, 2, mode="softmax")
+
+
+def test_standard_lsa_parametrisation_contains_the_reduced_form():
+    from mmtheory.icl import LinearSelfAttention
+
+    p = sample_prompts(MODEL, 16, 30, seed=6, device="cpu")
+    Gamma = torch.as_tensor(np.random.default_rng(0).normal(size=(MODEL.d, MODEL.d)))
+    full, standard = LinearSelfAttention(MODEL.d, "full"), LinearSelfAttention(MODEL.d, "standard")
+    with torch.no_grad():
+        full.Gamma.copy_(Gamma)
+        standard.W_KQ[: MODEL.d, : MODEL.d] = Gamma  # e_i^T W^KQ e_q = x_i^T Gamma x_q
+        torch.testing.assert_close(standard(p), full(p), rtol=0, atol=1e-12)
+
+
+def test_training_one_layer_at_finite_context_finds_the_erm_step():
+    from mmtheory.icl import train_in_context
+
+    result = train_in_context(CrossAttentionStack(MODEL.d, 1, "tied", alpha0=0.05), MODEL, L=200, steps=300,
+                              batch=128, lr=2e-2, eval_prompts=1000, record_every=100, device="cpu")
+    assert result.excess[-1] < 0.5 * result.excess[0]
+    assert result.parameters["alpha"] == pytest.approx(0.258, abs=0.025)  # the note's ERM optimum at L = 200

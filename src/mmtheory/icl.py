@@ -289,3 +289,120 @@ class CrossAttentionStack(torch.nn.Module):
 def excess_over_oracle(prediction: torch.Tensor, p: Prompts) -> float:
     r""":math:`\frac1n \sum (\hat y_q - w^\top x_q)^2`: the excess risk over the oracle, estimated on the batch."""
     return float(((prediction - (p.w * p.xq).sum(-1)) ** 2).mean())
+
+
+class LinearSelfAttention(torch.nn.Module):
+    r"""Single-layer linear self-attention, in two parametrisations.
+
+    ``mode="full"``: the reduced form :math:`\hat y_q = x_q^\top \Gamma^\top \hat c` with one learnable
+    :math:`d \times d` matrix :math:`\Gamma`: one step of gradient descent with a fixed preconditioner.
+    ``mode="standard"``: the merged-weights form of Zhang, Frei and Bartlett,
+    :math:`f(E) = E + W^{PV} E\, (E^\top W^{KQ} E)/L` on the embedding
+    :math:`E = \begin{pmatrix} x_1 & \cdots & x_L & x_q \\ y_1 & \cdots & y_L & 0 \end{pmatrix}`, with
+    :math:`\hat y_q` the bottom-right entry; the keys run over the :math:`L` context columns only.
+    """
+
+    def __init__(self, d: int, mode: str = "full", gamma0: float = 0.0):
+        super().__init__()
+        if mode not in ("full", "standard"):
+            raise ValueError(f"mode must be 'full' or 'standard', got {mode!r}")
+        self.mode = mode
+        if mode == "full":
+            self.Gamma = torch.nn.Parameter(gamma0 * torch.eye(d, dtype=torch.float64))
+        else:
+            self.W_PV = torch.nn.Parameter(torch.zeros(d + 1, d + 1, dtype=torch.float64))
+            self.W_KQ = torch.nn.Parameter(torch.zeros(d + 1, d + 1, dtype=torch.float64))
+            with torch.no_grad():
+                self.W_PV[d, d] = 1.0
+                self.W_KQ[:d, :d] = gamma0 * torch.eye(d, dtype=torch.float64)
+
+    def forward(self, p: Prompts) -> torch.Tensor:
+        if self.mode == "full":
+            _, c = context_moments(p)
+            return ((p.xq @ self.Gamma.T) * c).sum(-1)
+        L = p.X.shape[1]
+        context = torch.cat([p.X, p.y[:, :, None]], dim=2)  # (n, L, d+1): the context columns
+        query = torch.cat([p.xq, torch.zeros_like(p.yq)[:, None]], dim=1)  # (n, d+1)
+        attention = (context @ self.W_KQ @ query[:, :, None])[..., 0] / L  # (n, L): e_i^T W^KQ e_q / L
+        mixed = (context * attention[:, :, None]).sum(1)  # (n, d+1): sum_i e_i (e_i^T W^KQ e_q) / L
+        return query[:, -1] + mixed @ self.W_PV[-1]
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """A model trained on fresh prompts: its excess over the oracle along training, and its final parameters."""
+
+    steps: np.ndarray
+    excess: np.ndarray
+    parameters: dict
+
+
+def train_in_context(module: torch.nn.Module, model: LatentFactorModel, L: int, steps: int = 1000,
+                     batch: int = 256, lr: float = 1e-2, eval_prompts: int = 2000, record_every: int = 50,
+                     seed: int = 0, device=None) -> TrainResult:
+    """Adam with a cosine-decayed step on the squared error of the query prediction, with a fresh batch of
+    tasks and prompts every step (online training); the excess over the oracle is measured on fixed
+    evaluation prompts."""
+    from .runtime import progress
+
+    for name, value, low in (("steps", steps, 1), ("batch", batch, 1), ("eval_prompts", eval_prompts, 2),
+                             ("record_every", record_every, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    dev = get_device(device)
+    module = module.to(dev)
+    evaluation = sample_prompts(model, eval_prompts, L, seed=10**6 + seed, device=dev)
+    opt = torch.optim.Adam(module.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    recorded, excess = [], []
+    for step in progress(range(steps + 1), desc="in-context training"):
+        if step % record_every == 0 or step == steps:
+            with torch.no_grad():
+                recorded.append(step)
+                excess.append(excess_over_oracle(module(evaluation), evaluation))
+        if step == steps:
+            break
+        p = sample_prompts(model, batch, L, seed=seed * 10**5 + step, device=dev)
+        loss = ((module(p) - p.yq) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        schedule.step()
+    params = {name: value.detach().cpu().numpy() for name, value in module.named_parameters()}
+    return TrainResult(steps=np.array(recorded), excess=np.array(excess), parameters=params)
+
+
+def ols_prediction(p: Prompts) -> torch.Tensor:
+    r"""Least squares on the context: :math:`\hat c^\top \hat\Sigma^{-1} x_q`."""
+    Sigma, c = context_moments(p)
+    return (torch.linalg.solve(Sigma, c[:, :, None])[..., 0] * p.xq).sum(-1)
+
+
+def ols_excess(model: LatentFactorModel, L: int) -> float:
+    r"""Excess of least squares over the oracle for Gaussian covariates: :math:`\mathbb E R_{\rm Bayes}\, d/(L - d - 1)`."""
+    if isinstance(L, bool) or not isinstance(L, int) or L <= model.d + 1:
+        raise ValueError(f"L (the context length) must be an integer > d + 1 = {model.d + 1}, got {L!r}")
+    return bayes_risk(model) * model.d / (L - model.d - 1)
+
+
+def draw_lsa_state(fig, m_low: float, m_high: float) -> None:
+    """Part IV widget: the fixed LSA coefficient against the Bayes coefficient over the spectrum, and the risks."""
+    from .viz import PALETTE
+
+    model = LatentFactorModel(m_low=m_low, m_high=m_high)
+    gamma, excess = lsa_optimum(model)
+    ax0, ax1 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1]})
+    lam = np.linspace(0.0, 16.5, 400)
+    ax0.plot(lam, 1 / (1 + lam), color="0.6", lw=1, label=r"Bayes: $1/(1+\lambda)$, a different task each $\lambda$")
+    inside = (lam >= m_low) & (lam <= m_high)
+    ax0.plot(lam[inside], 1 / (1 + lam[inside]), color=PALETTE[0], lw=3, label="the spectrum of this task law")
+    ax0.axhline(gamma, color=PALETTE[1], lw=2, label=rf"one-layer LSA: $\gamma^* = {gamma:.3f}$")
+    ax0.set(xlabel=r"eigenvalue $\lambda$ of $A^\top A$", ylabel="coefficient on the eigendirection",
+            title="one fixed preconditioner for every task", ylim=(0, 1.05))
+    ax0.legend(fontsize="small", loc="upper right")
+    bars = {"Bayes risk": bayes_risk(model), "LSA excess": excess,
+            r"deep CA excess, $T=8$": ca_excess(optimal_alpha(8, model), 8, model)}
+    ax1.bar(list(bars), list(bars.values()), color=["0.6", PALETTE[1], PALETTE[0]])
+    ax1.set(ylabel="squared error", ylim=(0, 0.75),
+            title=rf"$[\underline{{m}}, \overline{{m}}] = [{m_low:g}, {m_high:g}]$: LSA excess / Bayes = {excess / bars['Bayes risk']:.0%}")
+    ax1.tick_params(axis="x", labelsize=8)

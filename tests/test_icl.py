@@ -133,3 +133,43 @@ def test_training_one_layer_at_finite_context_finds_the_erm_step():
                               batch=128, lr=2e-2, eval_prompts=1000, record_every=100, device="cpu")
     assert result.excess[-1] < 0.5 * result.excess[0]
     assert result.parameters["alpha"] == pytest.approx(0.258, abs=0.025)  # the note's ERM optimum at L = 200
+
+
+def test_depth_sweep_experiment_quick():
+    from mmtheory.icl import depth_sweep
+
+    r = depth_sweep(scale="quick")
+    assert np.all(np.diff(r.alpha_T) > 0) and np.all(r.alpha_T < r.alpha_star)
+    assert np.all(np.diff(r.excess_T) < 0) and r.excess_T[0] == pytest.approx(r.lsa_excess, rel=1e-6)
+    assert r.beta_over_alpha[-1] > 0.999
+
+
+def test_ablations_match_the_reference_values_and_need_depth_and_structure():
+    from mmtheory.icl import best_variant_excess
+
+    assert best_variant_excess("no_skip", 4, MODEL) == pytest.approx(0.0077, abs=3e-4)
+    assert best_variant_excess("no_skip", 32, MODEL) == pytest.approx(0.018, abs=1e-3)
+    assert best_variant_excess("no_reinjection", 8, MODEL) == pytest.approx(0.0017, abs=1e-4)
+    no_skip = [best_variant_excess("no_skip", T, MODEL) for T in (2, 4, 8, 32)]
+    assert np.all(np.diff(no_skip) > 0)  # without the skip connection depth hurts
+    assert best_variant_excess("no_reinjection", 32, MODEL) > 1e-3  # without re-injection it plateaus
+    assert best_variant_excess("tied", 32, MODEL) < 1e-18  # the full structure goes to zero
+    with pytest.raises(ValueError, match="variant must be one of"):
+        best_variant_excess("softmax", 2, MODEL)
+
+
+def test_adding_a_weak_modality_never_hurts():
+    from mmtheory.icl import modality_oracle_risks
+
+    for weak in (0.0, 0.2, 1.0):
+        risks = modality_oracle_risks(MODEL, weak, n_tasks=4000)
+        assert risks["both"] <= min(risks["modality 1"], risks["modality 2 (weak)"]) + 1e-12
+
+
+def test_finite_context_experiment_quick():
+    from mmtheory.icl import finite_context
+
+    r = finite_context(scale="quick", device="cpu")
+    assert r.excess_at_alpha_star.shape == (2, 6)
+    # at L = 200 deep stacks at alpha* reach the least-squares floor, within Monte Carlo error
+    assert r.excess_at_alpha_star[1, 3] < 2 * r.ols_floor[1]

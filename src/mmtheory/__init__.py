@@ -8,6 +8,7 @@ Modules are named for the mathematics they hold:
 - :mod:`mmtheory.sufficiency`: encoders of a finite modality and the four forms of their sufficiency;
 - :mod:`mmtheory.downstream`: zero-shot classification, conditional denoising, next-token prediction from a code;
 - :mod:`mmtheory.jghm`: the Joint Generative Hierarchical Model (transition matrices, exact leaf laws);
+- :mod:`mmtheory.icl`: multi-modal in-context learning: latent-factor prompts, LSA, the cross-attention stack;
 - :mod:`mmtheory.viz`: the book's figure style and kernel-free interactive figures;
 - :mod:`mmtheory.runtime`: device, seeding, the run scale, progress bars;
 - :mod:`mmtheory.io`: atomic writing of results, figures and checkpoints;

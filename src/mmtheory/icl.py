@@ -32,6 +32,7 @@ import math
 import numpy as np
 import torch
 
+from .registry import experiment
 from .runtime import get_device
 
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(600)
@@ -185,6 +186,48 @@ def optimal_alpha_beta(T: int, model: LatentFactorModel) -> tuple[float, float]:
     return alpha_of(beta), beta
 
 
+VARIANTS = ("lsa", "tied", "two", "no_skip", "no_reinjection")
+
+
+def best_variant_excess(variant: str, T: int, model: LatentFactorModel) -> float:
+    r"""The smallest population excess an architecture variant can reach at depth ``T`` (:math:`L = \infty`).
+
+    On an eigenvalue :math:`\mu = 1 + \lambda` each variant applies a coefficient :math:`g(\mu)`:
+
+    - ``"lsa"``: one layer, :math:`g = \gamma` (``T`` is ignored);
+    - ``"tied"``: :math:`\mu^{-1}[1 - (1 - \alpha\mu)^T]`, the stack with :math:`\beta = -\alpha`;
+    - ``"two"``: :math:`\alpha \sum_{s<T} (1 + \beta\mu)^s`;
+    - ``"no_skip"``: :math:`\alpha \sum_{s<T} (\beta\mu)^s`, the stack without its residual connection;
+    - ``"no_reinjection"``: :math:`a (1 + \beta\mu)^T`, covariates entered once, at the bottom.
+
+    The excess is :math:`\mathbb E[\lambda\mu(g(\mu) - 1/\mu)^2]`, minimised over the variant's parameters
+    (the overall scale in closed form, the rest by a one-dimensional search).
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    T = _check_depth(T)
+    m, M = model.m_low, model.m_high
+    if variant == "lsa":
+        return lsa_optimum(model)[1]
+    if variant == "tied":
+        return ca_excess(optimal_alpha(T, model), T, model)
+    shapes = {
+        "two": (lambda beta, mu: sum((1 + beta * mu) ** s for s in range(T)), -2.0 / (1.0 + M)),
+        "no_skip": (lambda beta, mu: sum((beta * mu) ** s for s in range(T)), -1.0 / (1.0 + M)),
+        "no_reinjection": (lambda beta, mu: (1 + beta * mu) ** T, -2.0 / (1.0 + M)),
+    }
+    shape, lower = shapes[variant]
+
+    def scaled_excess(beta):
+        num = _spectral_mean(lambda lam: lam * shape(beta, 1 + lam), m, M)
+        den = _spectral_mean(lambda lam: lam * (1 + lam) * shape(beta, 1 + lam) ** 2, m, M)
+        scale = num / den
+        return _spectral_mean(lambda lam: lam * (1 + lam) * (scale * shape(beta, 1 + lam) - 1 / (1 + lam)) ** 2, m, M)
+
+    beta = _golden_min(lambda b: math.log(max(scaled_excess(b), 1e-300)), lower + 1e-9, -1e-9, tol=1e-12)
+    return scaled_excess(beta)
+
+
 # --- sampling and predictors (torch, batched) -----------------------------------------------------
 
 
@@ -206,6 +249,25 @@ def _haar(n: int, size: int, gen: torch.Generator, device) -> torch.Tensor:
     return q * torch.sign(torch.diagonal(r, dim1=1, dim2=2))[:, None, :]
 
 
+def sample_tasks(model: LatentFactorModel, n: int, gen: torch.Generator, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` tasks: loadings ``A (n, d, k)`` with the spectrum of :math:`A^\\top A` uniform on the bounds, and ``theta (n, k)``."""
+    d, k = model.d, model.k
+    lam = model.m_low + (model.m_high - model.m_low) * torch.rand(n, k, generator=gen, device=device,
+                                                                  dtype=torch.float64)
+    U = _haar(n, d, gen, device)[:, :, :k]
+    V = _haar(n, k, gen, device)
+    A = U * lam.sqrt()[:, None, :] @ V.transpose(1, 2)
+    theta = torch.randn(n, k, generator=gen, device=device, dtype=torch.float64) / math.sqrt(k)
+    return A, theta
+
+
+def _oracle(A: torch.Tensor, theta: torch.Tensor, sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Oracle weights ``w = A (I + A^T A)^{-1} theta`` and risk ``theta^T (I + A^T A)^{-1} theta + sigma^2``."""
+    inner = torch.eye(A.shape[-1], device=A.device, dtype=A.dtype) + A.transpose(1, 2) @ A
+    solved = torch.linalg.solve(inner, theta[:, :, None])[..., 0]
+    return (A @ solved[:, :, None])[..., 0], (theta * solved).sum(-1) + sigma**2
+
+
 def sample_prompts(model: LatentFactorModel, n: int, L: int, seed: int = 0, device=None) -> Prompts:
     """``n`` independent tasks, each with a context of ``L`` points and one query, in float64."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -215,19 +277,32 @@ def sample_prompts(model: LatentFactorModel, n: int, L: int, seed: int = 0, devi
     dev = get_device(device)
     gen = torch.Generator(device=dev).manual_seed(seed)
     d, k = model.d, model.k
-    lam = model.m_low + (model.m_high - model.m_low) * torch.rand(n, k, generator=gen, device=dev, dtype=torch.float64)
-    U = _haar(n, d, gen, dev)[:, :, :k]
-    V = _haar(n, k, gen, dev)
-    A = U * lam.sqrt()[:, None, :] @ V.transpose(1, 2)  # (n, d, k)
-    theta = torch.randn(n, k, generator=gen, device=dev, dtype=torch.float64) / math.sqrt(k)
+    A, theta = sample_tasks(model, n, gen, dev)
     z = torch.randn(n, L + 1, k, generator=gen, device=dev, dtype=torch.float64)
     x = z @ A.transpose(1, 2) + torch.randn(n, L + 1, d, generator=gen, device=dev, dtype=torch.float64)
     y = (z @ theta[:, :, None])[..., 0] + model.sigma * torch.randn(n, L + 1, generator=gen, device=dev,
                                                                        dtype=torch.float64)
-    inner = torch.eye(k, device=dev, dtype=torch.float64) + A.transpose(1, 2) @ A
-    solved = torch.linalg.solve(inner, theta[:, :, None])[..., 0]  # (I + A^T A)^{-1} theta
-    return Prompts(X=x[:, :L], y=y[:, :L], xq=x[:, L], yq=y[:, L], w=(A @ solved[:, :, None])[..., 0],
-                   oracle_risk=(theta * solved).sum(-1) + model.sigma**2)
+    w, risk = _oracle(A, theta, model.sigma)
+    return Prompts(X=x[:, :L], y=y[:, :L], xq=x[:, L], yq=y[:, L], w=w, oracle_risk=risk)
+
+
+def modality_oracle_risks(model: LatentFactorModel, weak_scale: float, n_tasks: int = 20_000,
+                          seed: int = 0) -> dict[str, float]:
+    """Mean oracle risk using modality 1 alone, modality 2 alone (its loadings scaled by ``weak_scale``), and both.
+
+    Adding a modality adds a positive semidefinite Gram :math:`A^{(j)\\top} A^{(j)}` inside
+    :math:`(I + A^\\top A)^{-1}`, so the risk with both is never larger than with either.
+    """
+    if len(model.modality_dims) != 2:
+        raise ValueError(f"modality_oracle_risks needs exactly two modalities, got {model.modality_dims}")
+    if not weak_scale >= 0:
+        raise ValueError(f"weak_scale must be non-negative, got {weak_scale!r}")
+    gen = torch.Generator().manual_seed(seed)
+    A, theta = sample_tasks(model, n_tasks, gen, torch.device("cpu"))
+    d1 = model.modality_dims[0]
+    A = torch.cat([A[:, :d1], weak_scale * A[:, d1:]], dim=1)
+    views = {"modality 1": A[:, :d1], "modality 2 (weak)": A[:, d1:], "both": A}
+    return {name: float(_oracle(view, theta, model.sigma)[1].mean()) for name, view in views.items()}
 
 
 def context_moments(p: Prompts) -> tuple[torch.Tensor, torch.Tensor]:
@@ -406,3 +481,163 @@ def draw_lsa_state(fig, m_low: float, m_high: float) -> None:
     ax1.set(ylabel="squared error", ylim=(0, 0.75),
             title=rf"$[\underline{{m}}, \overline{{m}}] = [{m_low:g}, {m_high:g}]$: LSA excess / Bayes = {excess / bars['Bayes risk']:.0%}")
     ax1.tick_params(axis="x", labelsize=8)
+
+
+# --- registered experiment: the population depth sweep --------------------------------------------
+
+
+@dataclasses.dataclass
+class DepthSweepResult:
+    """Minimisers of the population loss of the T-layer stack, tied and two-parameter, against depth."""
+
+    model: LatentFactorModel
+    depths: np.ndarray
+    alpha_T: np.ndarray
+    excess_T: np.ndarray
+    two_param_depths: np.ndarray
+    beta_over_alpha: np.ndarray  # -beta_T / alpha_T
+    alpha_star: float
+    rho_star: float
+    lsa_excess: float
+    bayes_risk: float
+
+
+def plot_depth_sweep(result: DepthSweepResult):
+    """The learned step approaches alpha* from below; the excess falls like rho*^(2T)."""
+    from .viz import PALETTE, new_figure
+
+    fig, (ax0, ax1) = new_figure(ncols=2)
+    ax0.semilogx(result.depths, result.alpha_T, "o-", color=PALETTE[0], label=r"$\alpha_T$ (population optimum)")
+    ax0.axhline(result.alpha_star, color="k", ls="--", lw=1, label=r"$\alpha^* = 2/(2+\underline{m}+\overline{m})$")
+    ax0.set(xlabel="depth $T$", ylabel=r"$\alpha$", title="the learned step tends to the minimax step")
+    ax0.legend(fontsize="small")
+    ax1.semilogy(result.depths, result.excess_T, "o-", color=PALETTE[0], label="deep CA, at $\\alpha_T$")
+    ax1.semilogy(result.depths, 0.8 * result.rho_star ** (2 * result.depths.astype(float)), "k--", lw=1,
+                 label=r"$0.8\,\rho_*^{2T}$")
+    ax1.axhline(result.lsa_excess, color=PALETTE[1], lw=1.5, label="one-layer LSA floor")
+    ax1.set(xscale="log", xlabel="depth $T$", ylabel="excess over the oracle", title="excess risk against depth",
+            ylim=(1e-40, 1))
+    ax1.legend(fontsize="small")
+    return fig
+
+
+@experiment("icl_depth_sweep", plot=plot_depth_sweep)
+def depth_sweep(scale: str | None = None, seed: int = 0, device=None) -> DepthSweepResult:
+    """Population optimum of the cross-attention stack against depth (closed form at L = infinity)."""
+    from .runtime import resolve_scale
+
+    scale = resolve_scale(scale)
+    model = LatentFactorModel()
+    depths = np.array({"quick": [1, 2, 4, 8, 16, 32], "book": [1, 2, 4, 8, 16, 32, 64, 128, 256],
+                       "full": [2**i for i in range(11)]}[scale])
+    two = depths[(depths >= 2) & (depths <= 32)]  # at T = 1 the prediction does not depend on beta
+    alphas = np.array([optimal_alpha(int(T), model) for T in depths])
+    pairs = [optimal_alpha_beta(int(T), model) for T in two]
+    return DepthSweepResult(
+        model=model,
+        depths=depths,
+        alpha_T=alphas,
+        excess_T=np.array([ca_excess(a, int(T), model) for a, T in zip(alphas, depths)]),
+        two_param_depths=two,
+        beta_over_alpha=np.array([-b / a for a, b in pairs]),
+        alpha_star=alpha_star(model.m_low, model.m_high),
+        rho_star=rho_star(model.m_low, model.m_high),
+        lsa_excess=lsa_optimum(model)[1],
+        bayes_risk=bayes_risk(model),
+    )
+
+
+
+
+def draw_depth_state(fig, T: int, model: LatentFactorModel = LatentFactorModel()) -> None:
+    """Part IV widget: the minimax picture and the residual polynomial of the stack at depth ``T``."""
+    from .viz import PALETTE
+
+    m, M = model.m_low, model.m_high
+    a_star, a_T = alpha_star(m, M), optimal_alpha(T, model)
+    ax0, ax1 = fig.subplots(1, 2)
+    alphas = np.linspace(0.0, 2.0 / (1.0 + M), 400)
+    worst = np.maximum(np.abs(1 - alphas * (1 + m)), np.abs(1 - alphas * (1 + M)))
+    ax0.plot(alphas, worst, color="0.4", label=r"$\max_\lambda |1 - \alpha(1+\lambda)|$")
+    ax0.plot([a_star], [rho_star(m, M)], "ko", label=rf"$\alpha^* = {a_star:.4f}$, $\rho_* = {rho_star(m, M):.3f}$")
+    ax0.axvline(a_T, color=PALETTE[1], lw=1.5, label=rf"$\alpha_T = {a_T:.4f}$ at $T = {T}$")
+    ax0.set(xlabel=r"step $\alpha$", ylabel="worst contraction over the spectrum", title="the minimax step", ylim=(0, 1))
+    ax0.legend(fontsize="small", loc="upper right")
+    lam = np.linspace(m, M, 400)
+    ax1.semilogy(lam, np.abs(1 - a_T * (1 + lam)) ** T, color=PALETTE[1], label=r"$|1 - \alpha_T(1+\lambda)|^T$ (residual)")
+    ax1.semilogy(lam, np.full_like(lam, rho_star(m, M) ** T), "k--", lw=1, label=r"$\rho_*^T$")
+    ax1.set(xlabel=r"eigenvalue $\lambda$ of $A^\top A$", ylim=(1e-12, 1.5),
+            title=f"T = {T}: excess {ca_excess(a_T, T, model):.1e}")
+    ax1.legend(fontsize="small", loc="lower center")
+
+
+@dataclasses.dataclass
+class FiniteContextResult:
+    """The stack at finite context length: excess at the minimax step over a (L, T) grid, and trained steps."""
+
+    model: LatentFactorModel
+    Ls: np.ndarray
+    depths: np.ndarray
+    excess_at_alpha_star: np.ndarray  # (n_L, n_T), Monte Carlo
+    excess_se: np.ndarray  # (n_L, n_T)
+    ols_floor: np.ndarray  # (n_L,)
+    population_excess: np.ndarray  # (n_T,) at alpha*, L = infinity
+    train_L: int
+    trained_depths: np.ndarray
+    trained_alpha: np.ndarray
+    trained_excess: np.ndarray
+
+
+def plot_finite_context(result: FiniteContextResult):
+    """Excess against depth at several context lengths, and the trained step drifting below alpha*."""
+    from .viz import PALETTE, new_figure, sequential_colors
+
+    fig, (ax0, ax1) = new_figure(ncols=2)
+    for i, (L, color) in enumerate(zip(result.Ls, sequential_colors(len(result.Ls)))):
+        ax0.errorbar(result.depths, result.excess_at_alpha_star[i], yerr=2 * result.excess_se[i], fmt="o-", ms=3,
+                     color=color, label=f"L = {L}")
+        ax0.axhline(result.ols_floor[i], color=color, ls=":", lw=1)
+    ax0.plot(result.depths, result.population_excess, "k--", lw=1, label=r"$L = \infty$")
+    ax0.set(xscale="log", yscale="log", xlabel="depth $T$", ylabel="excess over the oracle",
+            title=r"at $\alpha^*$: depth helps down to the OLS floor (dotted)", ylim=(1e-4, 1))
+    ax0.legend(fontsize="small")
+    ax1.semilogx(result.trained_depths, result.trained_alpha, "o-", color=PALETTE[0],
+                 label=f"trained at L = {result.train_L}")
+    ax1.axhline(alpha_star(result.model.m_low, result.model.m_high), color="k", ls="--", lw=1, label=r"$\alpha^*$")
+    ax1.set(xlabel="depth $T$", ylabel=r"learned $\alpha$", title="finite L: the learned step drifts below α*")
+    ax1.legend(fontsize="small")
+    return fig
+
+
+@experiment("icl_finite_context", plot=plot_finite_context)
+def finite_context(scale: str | None = None, seed: int = 0, device=None) -> FiniteContextResult:
+    """The cross-attention stack at finite context: excess against depth and L, and the drift of the trained step."""
+    from .runtime import resolve_scale
+
+    scale = resolve_scale(scale)
+    model = LatentFactorModel()
+    sizes = {"quick": dict(Ls=(50, 200), n=200, steps=40, train=(1, 4)),
+             "book": dict(Ls=(50, 200, 1000, 4000), n=400, steps=400, train=(1, 4, 8, 16)),
+             "full": dict(Ls=(50, 200, 1000, 4000, 10000), n=2000, steps=3000, train=(1, 2, 4, 8, 16, 32))}[scale]
+    depths = np.array([1, 2, 4, 8, 16, 32])
+    a_star = alpha_star(model.m_low, model.m_high)
+    excess, se = np.empty((len(sizes["Ls"]), len(depths))), np.empty((len(sizes["Ls"]), len(depths)))
+    for i, L in enumerate(sizes["Ls"]):
+        n = sizes["n"] if L <= 1000 else max(sizes["n"] // 3, 50)
+        p = sample_prompts(model, n, L, seed=seed + i, device=device)
+        target = (p.w * p.xq).sum(-1)
+        with torch.no_grad():
+            for j, T in enumerate(depths):
+                gaps = (CrossAttentionStack(model.d, int(T), alpha0=a_star).to(p.X.device)(p) - target) ** 2
+                excess[i, j], se[i, j] = float(gaps.mean()), float(gaps.std() / math.sqrt(n))
+    trained = [train_in_context(CrossAttentionStack(model.d, int(T), "tied", alpha0=0.05), model, L=200,
+                                steps=sizes["steps"], batch=128, lr=2e-2, eval_prompts=1000, seed=seed, device=device)
+               for T in sizes["train"]]
+    return FiniteContextResult(
+        model=model, Ls=np.array(sizes["Ls"]), depths=depths, excess_at_alpha_star=excess, excess_se=se,
+        ols_floor=np.array([ols_excess(model, L) for L in sizes["Ls"]]),
+        population_excess=np.array([ca_excess(a_star, int(T), model) for T in depths]),
+        train_L=200, trained_depths=np.array(sizes["train"]),
+        trained_alpha=np.array([float(r.parameters["alpha"]) for r in trained]),
+        trained_excess=np.array([r.excess[-1] for r in trained]),
+    )

@@ -20,7 +20,7 @@ from .io import save_figure, write_json
 from .runtime import get_device, resolve_scale, seed_everything
 
 # Modules that register experiments when imported; add one line per theory module.
-EXPERIMENT_MODULES = ("mmtheory.contrastive", "mmtheory.sufficiency", "mmtheory.downstream")
+EXPERIMENT_MODULES = ("mmtheory.contrastive", "mmtheory.sufficiency", "mmtheory.downstream", "mmtheory.icl")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -641,3 +641,20 @@ def finite_context(scale: str | None = None, seed: int = 0, device=None) -> Fini
         trained_alpha=np.array([float(r.parameters["alpha"]) for r in trained]),
         trained_excess=np.array([r.excess[-1] for r in trained]),
     )
+
+
+def draw_context_state(fig, result: FiniteContextResult, L: int) -> None:
+    """Part IV widget: excess against depth at the minimax step for one context length."""
+    from .viz import PALETTE
+
+    i = int(np.flatnonzero(result.Ls == L)[0])
+    ax = fig.subplots()
+    for row in result.excess_at_alpha_star:
+        ax.plot(result.depths, row, color="0.85", lw=1)
+    ax.errorbar(result.depths, result.excess_at_alpha_star[i], yerr=2 * result.excess_se[i], fmt="o-",
+                color=PALETTE[0], label=f"deep CA at α*, L = {L}")
+    ax.axhline(result.ols_floor[i], color=PALETTE[1], ls=":", label="least-squares floor $R\\,d/(L-d-1)$")
+    ax.plot(result.depths, result.population_excess, "k--", lw=1, label="$L = \\infty$")
+    ax.set(xscale="log", yscale="log", ylim=(1e-5, 1), xlabel="depth $T$", ylabel="excess over the oracle",
+           title=f"context length L = {L}")
+    ax.legend(fontsize="small", loc="lower left")

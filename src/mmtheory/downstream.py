@@ -17,6 +17,7 @@ import dataclasses
 
 import numpy as np
 
+from .jghm import TinyTree
 from .joint import conditional, entropy, validate_joint
 from .registry import experiment
 from .runtime import resolve_scale
@@ -140,11 +141,9 @@ def next_token_excess(P, encoder) -> float:
 
 @dataclasses.dataclass(frozen=True)
 class ZeroShotConfig:
-    depth: int = 2
-    branching: int = 2
-    n_symbols: int = 3
-    p: float = 0.3
-    seed: int = 42
+    """The tiny JGHM, the numbers of prompts per class, and the prompt sets drawn per number."""
+
+    tree: TinyTree = TinyTree()
     Ms: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
     n_draws: int = 200  # prompt sets per M
 
@@ -193,14 +192,11 @@ def plot_zero_shot(result: ZeroShotResult):
 @experiment("zero_shot", plot=plot_zero_shot)
 def zero_shot(scale: str | None = None, seed: int = 0, device=None) -> ZeroShotResult:
     """Zero-shot classification of the first text leaf of a tiny JGHM: risk against the number of prompts M."""
-    from .jghm import leaf_joint, paired_trees
-
     cfg = ZeroShotConfig.for_scale(scale)
-    P = leaf_joint(*paired_trees(cfg.depth, cfg.branching, cfg.n_symbols, cfg.p, seed=cfg.seed))
-    n_leaves = cfg.branching**cfg.depth
-    ks = np.arange(n_leaves + 1)
-    encoders = [prefix_encoder(cfg.n_symbols, n_leaves, int(k)) for k in ks]
-    channel = label_channel(prefix_encoder(cfg.n_symbols, n_leaves, 1))  # the first text leaf
+    P, tree = cfg.tree.joint(), cfg.tree
+    ks = np.arange(tree.n_leaves + 1)
+    encoders = [prefix_encoder(tree.n_symbols, tree.n_leaves, int(k)) for k in ks]
+    channel = label_channel(prefix_encoder(tree.n_symbols, tree.n_leaves, 1))  # the first text leaf
     rng = np.random.default_rng(seed)
     risk = np.empty((len(ks), len(cfg.Ms)))
     se = np.empty_like(risk)

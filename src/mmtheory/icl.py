@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from .registry import experiment
-from .runtime import get_device
+from .runtime import get_device, progress, resolve_scale
 
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(600)
 
@@ -418,8 +418,6 @@ def train_in_context(module: torch.nn.Module, model: LatentFactorModel, L: int, 
     """Adam with a cosine-decayed step on the squared error of the query prediction, with a fresh batch of
     tasks and prompts every step (online training); the excess over the oracle is measured on fixed
     evaluation prompts."""
-    from .runtime import progress
-
     for name, value, low in (("steps", steps, 1), ("batch", batch, 1), ("eval_prompts", eval_prompts, 2),
                              ("record_every", record_every, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -524,8 +522,6 @@ def plot_depth_sweep(result: DepthSweepResult):
 @experiment("icl_depth_sweep", plot=plot_depth_sweep)
 def depth_sweep(scale: str | None = None, seed: int = 0, device=None) -> DepthSweepResult:
     """Population optimum of the cross-attention stack against depth (closed form at L = infinity)."""
-    from .runtime import resolve_scale
-
     scale = resolve_scale(scale)
     model = LatentFactorModel()
     depths = np.array({"quick": [1, 2, 4, 8, 16, 32], "book": [1, 2, 4, 8, 16, 32, 64, 128, 256],
@@ -612,8 +608,6 @@ def plot_finite_context(result: FiniteContextResult):
 @experiment("icl_finite_context", plot=plot_finite_context)
 def finite_context(scale: str | None = None, seed: int = 0, device=None) -> FiniteContextResult:
     """The cross-attention stack at finite context: excess against depth and L, and the drift of the trained step."""
-    from .runtime import resolve_scale
-
     scale = resolve_scale(scale)
     model = LatentFactorModel()
     sizes = {"quick": dict(Ls=(50, 200), n=200, steps=40, train=(1, 4)),

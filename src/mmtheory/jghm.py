@@ -17,6 +17,8 @@ what Part I needs: the exact joint law of the leaves of trees small enough to en
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 MAX_LEAF_CONFIGURATIONS = 100_000
@@ -90,3 +92,23 @@ def leaf_joint(text: np.ndarray, image: np.ndarray, prior=None) -> np.ndarray:
     if prior.shape != (S,) or np.any(prior < 0) or abs(prior.sum() - 1) > 1e-9:
         raise ValueError(f"prior must be a probability vector of length {S}")
     return (leaves_given_root(image).T * prior) @ leaves_given_root(text)
+
+
+@dataclasses.dataclass(frozen=True)
+class TinyTree:
+    """A JGHM small enough to write its leaf law down: by default depth 2, branching 2, 3 symbols,
+    flip probability 0.3, matrices from seed 42 (81 image and 81 text configurations)."""
+
+    depth: int = 2
+    branching: int = 2
+    n_symbols: int = 3
+    p: float = 0.3
+    seed: int = 42
+
+    @property
+    def n_leaves(self) -> int:
+        return self.branching**self.depth
+
+    def joint(self) -> np.ndarray:
+        """The exact joint law of (image leaves, text leaves), rows image configurations."""
+        return leaf_joint(*paired_trees(self.depth, self.branching, self.n_symbols, self.p, seed=self.seed))

@@ -26,7 +26,7 @@ import dataclasses
 import numpy as np
 
 from .contrastive import _monte_carlo_values, excess_risk_large_batch
-from .jghm import leaf_joint, paired_trees
+from .jghm import TinyTree
 from .joint import conditional, conditional_kl, mutual_information, pmi, validate_joint
 from .registry import experiment
 from .runtime import resolve_scale
@@ -145,11 +145,7 @@ def block_encoder(n: int, n_cells: int) -> np.ndarray:
 class SuffVsExcessConfig:
     """A tiny JGHM (exactly enumerable) and the Monte Carlo budget for the finite-K excess risks."""
 
-    depth: int = 2
-    branching: int = 2
-    n_symbols: int = 3
-    p: float = 0.3
-    seed: int = 42
+    tree: TinyTree = TinyTree()
     Ks: tuple[int, ...] = (2, 4, 16, 64)
     n_anchors: int = 200_000
 
@@ -205,11 +201,9 @@ def plot_suff_vs_excess(result: SuffVsExcessResult):
 def suff_vs_excess(scale: str | None = None, seed: int = 0, device=None) -> SuffVsExcessResult:
     """Sufficiency of prefix encoders of a tiny JGHM against the excess CLIP risk of their best scores, K = 2..inf."""
     cfg = SuffVsExcessConfig.for_scale(scale)
-    text, image = paired_trees(cfg.depth, cfg.branching, cfg.n_symbols, cfg.p, seed=cfg.seed)
-    P = leaf_joint(text, image)
-    n_leaves = cfg.branching**cfg.depth
-    ks = np.arange(n_leaves)  # k = n_leaves keeps everything: Suff = 0
-    encoders = [prefix_encoder(cfg.n_symbols, n_leaves, int(k)) for k in ks]
+    P, tree = cfg.tree.joint(), cfg.tree
+    ks = np.arange(tree.n_leaves)  # k = n_leaves keeps everything: Suff = 0
+    encoders = [prefix_encoder(tree.n_symbols, tree.n_leaves, int(k)) for k in ks]
     best = pmi(P)
     scores = [factoring_score(P, enc) for enc in encoders]
     excess = np.empty((len(ks), len(cfg.Ks)))

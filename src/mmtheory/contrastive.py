@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .checks import check_integer
 from .joint import gaussian_joint, mutual_information, pmi, validate_joint
 from .registry import experiment
 from .runtime import get_device, progress, resolve_scale
@@ -34,6 +35,11 @@ def info_nce_loss(scores: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"scores must be a square (B, B) matrix with B >= 2, got shape {tuple(scores.shape)}")
     target = torch.arange(scores.shape[0], device=scores.device)
     return F.cross_entropy(scores, target) + F.cross_entropy(scores.T, target)
+
+
+def _check_direction(direction: str) -> None:
+    if direction not in ("both", "x_to_y", "y_to_x"):
+        raise ValueError(f"direction must be 'both', 'x_to_y' or 'y_to_x', got {direction!r}")
 
 
 def _check_score(score, P) -> tuple[np.ndarray, np.ndarray]:
@@ -79,8 +85,7 @@ def excess_risk_large_batch(score, P, direction: str = "both") -> float:
     which is zero exactly when :math:`s = \operatorname{pmi} + c` on the support (for a law with full support).
     ``direction="x_to_y"`` or ``"y_to_x"`` returns one of the two terms.
     """
-    if direction not in ("both", "x_to_y", "y_to_x"):
-        raise ValueError(f"direction must be 'both', 'x_to_y' or 'y_to_x', got {direction!r}")
+    _check_direction(direction)
     score, P = _check_score(score, P)
     px, py = P.sum(axis=1), P.sum(axis=0)
     mask = P > 0
@@ -102,9 +107,7 @@ def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
 
 
 def _check_k(K) -> int:
-    if isinstance(K, bool) or not isinstance(K, (int, np.integer)) or K < 2:
-        raise ValueError(f"K must be an integer >= 2 (one positive and at least one negative), got {K!r}")
-    return int(K)
+    return check_integer(K, "K", 2, note="one positive and at least one negative")
 
 
 def _negative_count_vectors(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -150,8 +153,7 @@ def clip_risk_exact(score, P, K: int, direction: str = "both", max_terms: int = 
     """
     score, P = _check_score(score, P)
     K = _check_k(K)
-    if direction not in ("both", "x_to_y", "y_to_x"):
-        raise ValueError(f"direction must be 'both', 'x_to_y' or 'y_to_x', got {direction!r}")
+    _check_direction(direction)
     from math import comb
 
     for n_other, n_anchor in ((P.shape[1], P.shape[0]), (P.shape[0], P.shape[1])):
@@ -196,8 +198,7 @@ def _monte_carlo_values(scores: list[np.ndarray], P: np.ndarray, K: int, n: int,
 def _check_monte_carlo(K, n, convention) -> int:
     if convention not in ("iid", "in_batch"):
         raise ValueError(f"convention must be 'iid' or 'in_batch', got {convention!r}")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
-        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    check_integer(n, "n", 2)
     return _check_k(K)
 
 
@@ -270,8 +271,7 @@ def fit_score_table(
     P = validate_joint(P)
     for arg, value, low in (("steps", steps, 1), ("batch", batch, 2), ("record_every", record_every, 1),
                             ("eval_batches", eval_batches, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{arg} must be an integer >= {low}, got {value!r}")
+        check_integer(value, arg, low)
     if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     if convention not in ("in_batch", "iid"):

@@ -17,6 +17,7 @@ import dataclasses
 
 import numpy as np
 
+from .checks import check_integer
 from .jghm import TinyTree
 from .joint import conditional, entropy, validate_joint
 from .registry import experiment
@@ -75,8 +76,7 @@ def zero_shot_posterior(score, P, channel, prompts=None) -> np.ndarray:
 
 def draw_prompts(P, channel, M: int, rng: np.random.Generator) -> np.ndarray:
     """``M`` prompts per class, :math:`y \\sim P(y \\mid c) \\propto P(y)\\, p(c \\mid y)`, shape ``(n_classes, M)``."""
-    if isinstance(M, bool) or not isinstance(M, (int, np.integer)) or M < 1:
-        raise ValueError(f"M must be an integer >= 1 (prompts per class), got {M!r}")
+    check_integer(M, "M", 1, note="prompts per class")
     P = validate_joint(P)
     text_given_class = (P.sum(axis=0)[:, None] * _check_channel(P, channel)).T
     text_given_class /= text_given_class.sum(axis=1, keepdims=True)

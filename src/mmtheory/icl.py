@@ -32,6 +32,7 @@ import math
 import numpy as np
 import torch
 
+from .checks import check_integer
 from .registry import experiment
 from .runtime import get_device, progress, resolve_scale
 
@@ -51,11 +52,8 @@ class LatentFactorModel:
     def __post_init__(self):
         if not self.modality_dims or any(not isinstance(d, int) or d < 1 for d in self.modality_dims):
             raise ValueError(f"modality_dims must be positive integers, got {self.modality_dims!r}")
-        if not isinstance(self.k, int) or not 1 <= self.k <= self.d:
-            raise ValueError(f"k must be an integer in [1, d = {self.d}], got {self.k!r}")
-        if not (0 < self.m_low <= self.m_high):
-            raise ValueError(f"spectral bounds must satisfy 0 < m_low <= m_high, got m_low={self.m_low}, "
-                             f"m_high={self.m_high}")
+        check_integer(self.k, "k", 1, self.d, note="at most d, the summed modality dimension")
+        _check_bounds(self.m_low, self.m_high)
         if self.sigma < 0:
             raise ValueError(f"sigma must be non-negative, got {self.sigma}")
 
@@ -112,30 +110,20 @@ def lsa_optimum(model: LatentFactorModel) -> tuple[float, float]:
     return gamma, ca_excess(gamma, 1, model)
 
 
-def ca_excess(alpha: float, T: int, model: LatentFactorModel, beta: float | None = None) -> float:
-    r"""Excess risk over the oracle of the :math:`T`-layer cross-attention stack at :math:`L = \infty`.
+def ca_excess(alpha: float, T: int, model: LatentFactorModel) -> float:
+    r"""Excess risk over the oracle of the :math:`T`-layer tied cross-attention stack at :math:`L = \infty`.
 
     On an eigenvalue :math:`\mu = 1 + \lambda` of :math:`\Sigma` the stack applies
-    :math:`g_T(\mu) = \alpha \sum_{s<T} (1 + \beta\mu)^s` (``beta=None`` ties :math:`\beta = -\alpha`), and
-    the excess is :math:`\mathbb E[\lambda\,\mu\,(g_T(\mu) - 1/\mu)^2]`; tied, it is
-    :math:`\mathbb E[\frac{\lambda}{1+\lambda}(1 - \alpha(1+\lambda))^{2T}]`.
+    :math:`g_T(\mu) = \mu^{-1}[1 - (1 - \alpha\mu)^T]` instead of :math:`1/\mu`, and the excess is
+    :math:`\mathbb E[\lambda\mu(g_T(\mu) - 1/\mu)^2] = \mathbb E[\frac{\lambda}{1+\lambda}(1 - \alpha(1+\lambda))^{2T}]`
+    (the two-parameter and ablated stacks: :func:`best_variant_excess`).
     """
     T = _check_depth(T)
-    if beta is None:
-        return _spectral_mean(lambda lam: lam / (1 + lam) * (1 - alpha * (1 + lam)) ** (2 * T), model.m_low, model.m_high)
-
-    def integrand(lam):
-        mu = 1 + lam
-        g = alpha * sum((1 + beta * mu) ** s for s in range(T))
-        return lam * mu * (g - 1 / mu) ** 2
-
-    return _spectral_mean(integrand, model.m_low, model.m_high)
+    return _spectral_mean(lambda lam: lam / (1 + lam) * (1 - alpha * (1 + lam)) ** (2 * T), model.m_low, model.m_high)
 
 
 def _check_depth(T) -> int:
-    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 1:
-        raise ValueError(f"T (the depth) must be an integer >= 1, got {T!r}")
-    return int(T)
+    return check_integer(T, "T (the depth)", 1)
 
 
 def _golden_min(f, low: float, high: float, tol: float = 1e-13) -> float:
@@ -164,26 +152,38 @@ def optimal_alpha(T: int, model: LatentFactorModel) -> float:
     return _golden_min(lambda a: math.log(max(ca_excess(a, T, model), 1e-300)), 0.0, upper)
 
 
-def optimal_alpha_beta(T: int, model: LatentFactorModel) -> tuple[float, float]:
-    r"""The minimiser :math:`(\alpha_T, \beta_T)` of the two-parameter population loss.
+def _best_scaled(shape, lower: float, model: LatentFactorModel) -> tuple[float, float, float]:
+    r"""Minimise :math:`\mathbb E[\lambda\mu(a\,\phi_\beta(\mu) - 1/\mu)^2]` over the scale :math:`a` and
+    :math:`\beta \in (\text{lower}, 0)`, for a coefficient shape ``shape(beta, mu)``; returns ``(a, beta, excess)``.
 
-    For fixed :math:`\beta` the loss is quadratic in :math:`\alpha`, so :math:`\alpha(\beta)` is explicit; the
-    remaining one-dimensional search runs over :math:`\beta \in (-2/(1 + \overline m), 0)`.
+    For fixed :math:`\beta` the loss is quadratic in :math:`a`, so :math:`a(\beta)` is explicit; the rest is a
+    one-dimensional search.
     """
-    T = _check_depth(T)
     m, M = model.m_low, model.m_high
 
-    def alpha_of(beta):
-        def series(lam):
-            return sum((1 + beta * (1 + lam)) ** s for s in range(T))
+    def fit(beta):
+        num = _spectral_mean(lambda lam: lam * shape(beta, 1 + lam), m, M)
+        den = _spectral_mean(lambda lam: lam * (1 + lam) * shape(beta, 1 + lam) ** 2, m, M)
+        scale = num / den
+        excess = _spectral_mean(lambda lam: lam * (1 + lam) * (scale * shape(beta, 1 + lam) - 1 / (1 + lam)) ** 2, m, M)
+        return scale, excess
 
-        num = _spectral_mean(lambda lam: lam * series(lam), m, M)
-        den = _spectral_mean(lambda lam: lam * (1 + lam) * series(lam) ** 2, m, M)
-        return num / den
+    beta = _golden_min(lambda b: math.log(max(fit(b)[1], 1e-300)), lower + 1e-9, -1e-9, tol=1e-12)
+    scale, excess = fit(beta)
+    return scale, beta, excess
 
-    beta = _golden_min(lambda b: math.log(max(ca_excess(alpha_of(b), T, model, beta=b), 1e-300)),
-                       -2.0 / (1.0 + M) + 1e-9, -1e-9, tol=1e-12)
-    return alpha_of(beta), beta
+
+def _stack_shape(T: int):
+    r"""The two-parameter stack's coefficient shape :math:`\sum_{s<T} (1 + \beta\mu)^s`."""
+    return lambda beta, mu: sum((1 + beta * mu) ** s for s in range(T))
+
+
+def optimal_alpha_beta(T: int, model: LatentFactorModel) -> tuple[float, float]:
+    r"""The minimiser :math:`(\alpha_T, \beta_T)` of the two-parameter population loss, with
+    :math:`\beta \in (-2/(1 + \overline m), 0)`."""
+    T = _check_depth(T)
+    alpha, beta, _ = _best_scaled(_stack_shape(T), -2.0 / (1.0 + model.m_high), model)
+    return alpha, beta
 
 
 VARIANTS = ("lsa", "tied", "two", "no_skip", "no_reinjection")
@@ -206,26 +206,17 @@ def best_variant_excess(variant: str, T: int, model: LatentFactorModel) -> float
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     T = _check_depth(T)
-    m, M = model.m_low, model.m_high
+    M = model.m_high
     if variant == "lsa":
         return lsa_optimum(model)[1]
     if variant == "tied":
         return ca_excess(optimal_alpha(T, model), T, model)
     shapes = {
-        "two": (lambda beta, mu: sum((1 + beta * mu) ** s for s in range(T)), -2.0 / (1.0 + M)),
+        "two": (_stack_shape(T), -2.0 / (1.0 + M)),
         "no_skip": (lambda beta, mu: sum((beta * mu) ** s for s in range(T)), -1.0 / (1.0 + M)),
         "no_reinjection": (lambda beta, mu: (1 + beta * mu) ** T, -2.0 / (1.0 + M)),
     }
-    shape, lower = shapes[variant]
-
-    def scaled_excess(beta):
-        num = _spectral_mean(lambda lam: lam * shape(beta, 1 + lam), m, M)
-        den = _spectral_mean(lambda lam: lam * (1 + lam) * shape(beta, 1 + lam) ** 2, m, M)
-        scale = num / den
-        return _spectral_mean(lambda lam: lam * (1 + lam) * (scale * shape(beta, 1 + lam) - 1 / (1 + lam)) ** 2, m, M)
-
-    beta = _golden_min(lambda b: math.log(max(scaled_excess(b), 1e-300)), lower + 1e-9, -1e-9, tol=1e-12)
-    return scaled_excess(beta)
+    return _best_scaled(*shapes[variant], model)[2]
 
 
 # --- sampling and predictors (torch, batched) -----------------------------------------------------
@@ -270,8 +261,7 @@ def _oracle(A: torch.Tensor, theta: torch.Tensor, sigma: float) -> tuple[torch.T
 
 def sample_prompts(model: LatentFactorModel, n: int, L: int, seed: int = 0, device=None) -> Prompts:
     """``n`` independent tasks, each with a context of ``L`` points and one query, in float64."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    check_integer(n, "n", 1)
     if isinstance(L, bool) or not isinstance(L, int) or L <= model.d:
         raise ValueError(f"L (the context length) must be an integer > d = {model.d}, got {L!r}")
     dev = get_device(device)
@@ -420,8 +410,7 @@ def train_in_context(module: torch.nn.Module, model: LatentFactorModel, L: int, 
     evaluation prompts."""
     for name, value, low in (("steps", steps, 1), ("batch", batch, 1), ("eval_prompts", eval_prompts, 2),
                              ("record_every", record_every, 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        check_integer(value, name, low)
     dev = get_device(device)
     module = module.to(dev)
     evaluation = sample_prompts(model, eval_prompts, L, seed=10**6 + seed, device=dev)

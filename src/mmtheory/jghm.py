@@ -21,6 +21,8 @@ import dataclasses
 
 import numpy as np
 
+from .checks import check_integer
+
 MAX_LEAF_CONFIGURATIONS = 100_000
 
 
@@ -37,8 +39,7 @@ def transition_matrices(depth: int, branching: int, n_symbols: int, p: float, rn
     (a legacy :class:`numpy.random.RandomState`, the order of the official generator).
     """
     for name, value, low in (("depth", depth, 1), ("branching", branching, 1), ("n_symbols", n_symbols, 2)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        check_integer(value, name, low)
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"p must be in [0, 1], got {p!r}")
     T = np.empty((depth, branching, n_symbols, n_symbols))

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .checks import check_integer
+
 _ATOL = 1e-9
 
 
@@ -71,8 +73,7 @@ def gaussian_joint(n: int, rho: float, span: float = 2.0) -> np.ndarray:
     Because the law is an exponential of a quadratic, its PMI is
     :math:`\rho u_x u_y / (1-\rho^2) + a(x) + b(y)`: a matrix of rank at most three.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
-        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    check_integer(n, "n", 2)
     if not (isinstance(rho, (int, float, np.floating)) and -1.0 < rho < 1.0):
         raise ValueError(f"rho must be in (-1, 1), got {rho!r}")
     if not (isinstance(span, (int, float, np.floating)) and span > 0):

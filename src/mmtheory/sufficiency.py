@@ -25,6 +25,7 @@ import dataclasses
 
 import numpy as np
 
+from .checks import check_integer
 from .contrastive import _monte_carlo_values, excess_risk_large_batch
 from .jghm import TinyTree
 from .joint import conditional, conditional_kl, mutual_information, pmi, validate_joint
@@ -121,20 +122,16 @@ def sufficiency_contrastive(P, encoder, axis: int = 0) -> float:
 def prefix_encoder(n_symbols: int, n_leaves: int, k: int) -> np.ndarray:
     """Encoder of a leaf configuration (index in base ``n_symbols``, first leaf most significant)
     that keeps only its first ``k`` leaves."""
-    for name, value, low in (("n_symbols", n_symbols, 2), ("n_leaves", n_leaves, 1)):
-        if not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    if not isinstance(k, (int, np.integer)) or not 0 <= k <= n_leaves:
-        raise ValueError(f"k must be an integer in [0, {n_leaves}], got {k!r}")
+    check_integer(n_symbols, "n_symbols", 2)
+    check_integer(n_leaves, "n_leaves", 1)
+    check_integer(k, "k", 0, n_leaves)
     return np.arange(n_symbols**n_leaves) // n_symbols ** (n_leaves - k)
 
 
 def block_encoder(n: int, n_cells: int) -> np.ndarray:
     """Coarsen ``range(n)`` into ``n_cells`` blocks of neighbouring values (sizes differing by at most one)."""
-    if not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    if not isinstance(n_cells, (int, np.integer)) or not 1 <= n_cells <= n:
-        raise ValueError(f"n_cells must be an integer in [1, {n}], got {n_cells!r}")
+    check_integer(n, "n", 1)
+    check_integer(n_cells, "n_cells", 1, n)
     return (np.arange(n) * n_cells) // n
 
 

@@ -26,6 +26,8 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .checks import check_integer
+
 # Colour-blind-safe qualitative palette (Okabe & Ito), used in this order.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 DIVERGING = "RdBu_r"
@@ -115,8 +117,7 @@ def _render_png(fig, draw: Callable, params: dict, dpi: int) -> bytes:
 def render_states(draw: Callable, grid: Mapping[str, Sequence], figsize=(8.0, 3.2), dpi: int = 80) -> np.ndarray:
     """PNG bytes of every state of the grid, as an object array of shape ``(len(v) for v in grid.values())``."""
     grid = _check_sweep(draw, grid)
-    if isinstance(dpi, bool) or not isinstance(dpi, int) or not 20 <= dpi <= 300:
-        raise ValueError(f"dpi must be an integer in [20, 300], got {dpi!r}")
+    check_integer(dpi, "dpi", 20, 300)
     use_style()
     names = list(grid)
     shape = tuple(len(v) for v in grid.values())
@@ -157,8 +158,7 @@ def widget_sweep(
     """
     import ipywidgets as widgets
 
-    if not isinstance(interval_ms, int) or interval_ms < 50:
-        raise ValueError(f"interval_ms must be an integer >= 50, got {interval_ms!r}")
+    check_integer(interval_ms, "interval_ms", 50)
     states = render_states(draw, grid, figsize=figsize, dpi=dpi)
     names = list(grid)
     sliders = [
@@ -210,8 +210,7 @@ def sweep_animation(
     from matplotlib.animation import FuncAnimation
 
     grid = _check_sweep(draw, {name: values})
-    if not isinstance(interval_ms, int) or interval_ms < 50:
-        raise ValueError(f"interval_ms must be an integer >= 50, got {interval_ms!r}")
+    check_integer(interval_ms, "interval_ms", 50)
     use_style()
     values = grid[name]
     fig = plt.figure(figsize=figsize, dpi=dpi)

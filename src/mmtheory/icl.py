@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from .checks import check_integer
+from .numerics import golden_min
 from .registry import experiment
 from .runtime import get_device, progress, resolve_scale
 
@@ -126,30 +127,12 @@ def _check_depth(T) -> int:
     return check_integer(T, "T (the depth)", 1)
 
 
-def _golden_min(f, low: float, high: float, tol: float = 1e-13) -> float:
-    """Minimiser of a unimodal function on ``[low, high]`` by golden-section search."""
-    ratio = (math.sqrt(5) - 1) / 2
-    a, b = low, high
-    c, d = b - ratio * (b - a), a + ratio * (b - a)
-    fc, fd = f(c), f(d)
-    while b - a > tol:
-        if fc < fd:
-            b, d, fd = d, c, fc
-            c = b - ratio * (b - a)
-            fc = f(c)
-        else:
-            a, c, fc = c, d, fd
-            d = a + ratio * (b - a)
-            fd = f(d)
-    return 0.5 * (a + b)
-
-
 def optimal_alpha(T: int, model: LatentFactorModel) -> float:
     r"""The minimiser :math:`\alpha_T` of the tied population loss (convex in :math:`\alpha`), which gradient
     flow reaches from any start; :math:`\alpha_1` is the LSA optimum and :math:`\alpha_T \to \alpha^*`."""
     T = _check_depth(T)
     upper = 2.0 / (1.0 + model.m_high)
-    return _golden_min(lambda a: math.log(max(ca_excess(a, T, model), 1e-300)), 0.0, upper)
+    return golden_min(lambda a: math.log(max(ca_excess(a, T, model), 1e-300)), 0.0, upper)
 
 
 def _best_scaled(shape, lower: float, model: LatentFactorModel) -> tuple[float, float, float]:
@@ -168,7 +151,7 @@ def _best_scaled(shape, lower: float, model: LatentFactorModel) -> tuple[float, 
         excess = _spectral_mean(lambda lam: lam * (1 + lam) * (scale * shape(beta, 1 + lam) - 1 / (1 + lam)) ** 2, m, M)
         return scale, excess
 
-    beta = _golden_min(lambda b: math.log(max(fit(b)[1], 1e-300)), lower + 1e-9, -1e-9, tol=1e-12)
+    beta = golden_min(lambda b: math.log(max(fit(b)[1], 1e-300)), lower + 1e-9, -1e-9, tol=1e-12)
     scale, excess = fit(beta)
     return scale, beta, excess
 

@@ -438,8 +438,21 @@ def worst_case_error(Phi, svd: ContextSVD, epsilon: float) -> tuple[float, np.nd
     t = golden_min(top, 0.0, 1.0 / G[0, 0], tol=1e-12)
     t = 0.0 if top(0.0) <= top(t) else t
     values, vectors = np.linalg.eigh(R + t * G)
-    value, u = float(values[-1]), vectors[:, -1]
-    return value, svd.mu[:, 1:] @ u
+    u = _primal_task(vectors[:, values > values[-1] - 1e-7], G)
+    return float(values[-1]), svd.mu[:, 1:] @ u
+
+
+def _primal_task(E: np.ndarray, G: np.ndarray) -> np.ndarray:
+    r"""A unit vector of the top eigenspace ``E`` of the dual with ``u' G u = 0`` (or the most feasible one).
+
+    On that eigenspace :math:`u^\top R u = \lambda - t\,u^\top G u`, so any unit :math:`u` there with
+    :math:`u^\top G u = 0` attains the dual value: mix the most and least :math:`G`-positive directions.
+    """
+    g, W = np.linalg.eigh(E.T @ G @ E)
+    if g[0] >= 0 or g[-1] <= 0:
+        return E @ W[:, -1]
+    a = np.sqrt(g[-1] / (g[-1] - g[0]))
+    return E @ (a * W[:, 0] + np.sqrt(1 - a**2) * W[:, -1])
 
 
 def ratio_trace(Phi, P) -> float:

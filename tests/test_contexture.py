@@ -1,0 +1,244 @@
+"""Contexture library: exact identities, closed-form spectra, objectives, optimality."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mmtheory import contexture as cx
+from mmtheory import contexture_objectives as obj
+
+
+def random_context(seed: int, N: int = 40, M: int = 60, density: float = 0.3) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    P = rng.random((N, M)) * (rng.random((N, M)) < density)
+    P[np.arange(N), rng.integers(0, M, N)] += 0.01  # every x and (almost surely) a has mass
+    P[rng.integers(0, N, M), np.arange(M)] += 0.01
+    return P / P.sum()
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), N=st.integers(3, 12), M=st.integers(3, 12))
+def test_svd_identities_on_random_contexts(seed, N, M):
+    P = random_context(seed, N, M, density=0.5)
+    S = cx.context_svd(P)
+    px, pa = S.px, S.pa
+    k = min(N, M)
+    assert S.s[0] == pytest.approx(1.0, abs=1e-12)
+    np.testing.assert_allclose(S.mu[:, 0], 1.0, atol=1e-10)
+    np.testing.assert_allclose(S.nu[:, 0], 1.0, atol=1e-10)
+    np.testing.assert_allclose(S.mu.T @ (px[:, None] * S.mu), np.eye(N), atol=1e-10)  # orthonormal in L2(P_X)
+    T = cx.expectation_operator(P)
+    Tstar = (P / pa).T
+    np.testing.assert_allclose(T @ S.nu, S.mu[:, :k] * S.s[:k], atol=1e-10)  # T nu_i = s_i mu_i
+    np.testing.assert_allclose(Tstar @ S.mu[:, :k], S.nu * S.s[:k], atol=1e-10)  # T* mu_i = s_i nu_i
+    recon = (S.mu[:, :k] * S.s[:k]) @ S.nu.T  # Lemma 4: P / (px pa) = sum_i s_i mu_i nu_i
+    np.testing.assert_allclose(recon, P / np.outer(px, pa), atol=1e-9)
+    eig = np.sort(np.linalg.eigvals(cx.dual_kernel(P) * px).real)[::-1]  # T_{k_X} = T T* has eigenvalues s^2
+    np.testing.assert_allclose(eig, S.s**2, atol=1e-10)
+
+
+def test_plain_svd_of_the_table_gives_the_wrong_functions():
+    P = random_context(1)
+    S = cx.context_svd(P)
+    U = np.linalg.svd(P)[0]
+    assert cx.principal_cosines(U[:, 1:4], S.mu[:, 1:4], S.px).min() < 0.99
+
+
+def test_gaussian_context_has_hermite_singular_functions():
+    rho = 0.6
+    P, u = cx.gaussian_context(rho)
+    S = cx.context_svd(P)
+    np.testing.assert_allclose(S.s[:10], rho ** np.arange(10), atol=1e-10)
+    H = cx.hermite_functions(u, 6)
+    for k in range(1, 7):  # each mu_k is He_k / sqrt(k!) up to sign, in L2(P_X)
+        assert abs(S.px @ (S.mu[:, k] * H[:, k])) == pytest.approx(1.0, abs=1e-8)
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
+def test_hypercube_masking_spectrum_and_parities(p):
+    n = 5
+    S = cx.context_svd(cx.hypercube_context(n, p))
+    np.testing.assert_allclose(S.s, cx.hypercube_spectrum(n, p), atol=1e-12)
+    start = 1
+    for level in range(1, n):
+        width = cx.parities(n, level).shape[1]
+        cos = cx.principal_cosines(S.mu[:, start : start + width], cx.parities(n, level), S.px)
+        np.testing.assert_allclose(cos, 1.0, atol=1e-9)
+        start += width
+
+
+def test_ring_walk_spectrum_is_fourier():
+    S = cx.context_svd(cx.ring_context(30, 2.5))
+    np.testing.assert_allclose(S.s, cx.ring_spectrum(30, 2.5), atol=1e-12)
+    j = np.arange(30)
+    fourier = np.stack([np.cos(2 * np.pi * j / 30), np.sin(2 * np.pi * j / 30)], axis=1)
+    np.testing.assert_allclose(cx.principal_cosines(S.mu[:, 1:3], fourier), 1.0, atol=1e-9)
+
+
+def test_balanced_label_noise_spectrum():
+    classes = np.repeat(np.arange(4), 5)
+    S = cx.context_svd(cx.label_context(classes, eta=0.3))
+    np.testing.assert_allclose(S.s[1:4], 0.7, atol=1e-12)
+    np.testing.assert_allclose(S.s[4:], 0.0, atol=1e-12)
+    indicators = np.eye(4)[classes]
+    np.testing.assert_allclose(cx.principal_cosines(S.mu[:, 1:4], indicators), 1.0, atol=1e-9)
+
+
+def test_mixing_moves_the_spectrum_the_way_the_operator_algebra_says():
+    P1, P2 = cx.ring_context(24, 1.0), cx.ring_context(24, 3.0)
+    s1, s2 = cx.context_svd(P1).s, cx.context_svd(P2).s
+    conv = cx.context_svd(cx.convolve(P1, cx.expectation_operator(P2))).s
+    np.testing.assert_allclose(conv, np.sort(_ring_product(24, 1.0, 3.0))[::-1], atol=1e-12)
+    assert np.all(conv <= np.minimum(s1, s2) + 1e-12)
+    cat = cx.context_svd(cx.concatenate(P1, P2)).s[:24]
+    assert np.all(cat >= np.maximum(s1, s2) - 1e-12)
+    mix = cx.context_svd(cx.convex_mix([P1, P2], [0.5, 0.5])).s
+    assert np.all(mix <= np.maximum(s1, s2) + 1e-12)
+
+
+def _ring_product(N, a, b):
+    """Fourier multipliers of two commuting ring walks multiply."""
+    k = np.arange(N)
+    mult = lambda sig: np.cos(2 * np.pi * np.outer(k, k) / N) @ cx._ring_weights(N, sig)  # noqa: E731
+    return np.abs(mult(a) * mult(b))
+
+
+def test_compatibility_closed_form_matches_direct_maximisation():
+    P = random_context(2)
+    S = cx.context_svd(P)
+    f = np.random.default_rng(3).standard_normal(P.shape[0])
+    # direct: max_g <f~, T g> / (|f~| |g|) is the largest singular value of the map g -> <f~, Tg>
+    fc = f - S.px @ f
+    T = cx.expectation_operator(P)
+    row = (S.px * fc) @ T / np.sqrt(S.pa)  # <f~, T g> with g = D_A^{-1/2} h, |g| = |h|
+    direct = np.linalg.norm(row) / np.sqrt(S.px @ fc**2)
+    assert cx.compatibility(f, S) == pytest.approx(direct, rel=1e-10)
+    assert cx.compatibility(S.mu[:, 1], S) == pytest.approx(S.s[1], abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_worst_case_error_theorem16(seed):
+    P = random_context(seed)
+    S = cx.context_svd(P)
+    d = 3
+    lo, hi = cx.theorem16_range(S.s)
+    eps = 0.5 * (lo + hi)
+    formula = cx.optimal_worst_case_error(S.s, d, eps)
+    value, f = cx.worst_case_error(S.mu[:, 1 : d + 1], S, eps)
+    assert value == pytest.approx(formula, abs=1e-9)
+    assert cx.compatibility(f, S) >= 1 - eps - 1e-9  # the worst task is in F_eps ...
+    assert cx.probe_error(S.mu[:, 1 : d + 1], f, S.px) == pytest.approx(value, abs=1e-9)  # ... and attains it
+    # the adversarial task of the proof: sqrt(1-A) mu_1 + sqrt(A) mu_{d+1}
+    adversary = np.sqrt(1 - formula) * S.mu[:, 1] + np.sqrt(formula) * S.mu[:, d + 1]
+    assert cx.compatibility(adversary, S) == pytest.approx(1 - eps, abs=1e-9)
+    assert cx.probe_error(S.mu[:, 1 : d + 1], adversary, S.px) == pytest.approx(formula, abs=1e-9)
+    rng = np.random.default_rng(seed)
+    for _ in range(20):  # random encoders never beat the top-d encoder
+        assert cx.worst_case_error(rng.standard_normal((P.shape[0], d)), S, eps)[0] >= formula - 1e-9
+    # brute force from inside F_eps: random compatible tasks never exceed the dual's value
+    best = 0.0
+    for _ in range(2000):
+        g = rng.standard_normal(P.shape[0])
+        t = rng.uniform(0, 1)
+        h = np.sqrt(1 - t) * S.mu[:, 1 : d + 2] @ rng.standard_normal(d + 1) + np.sqrt(t) * g
+        if cx.compatibility(h, S) >= 1 - eps:
+            best = max(best, cx.probe_error(S.mu[:, 1 : d + 1], h / np.sqrt(S.px @ (h - S.px @ h) ** 2), S.px))
+    assert best <= value + 1e-9
+
+
+def test_ratio_trace_is_maximal_for_the_contexture_and_invariant():
+    P = random_context(4)
+    S = cx.context_svd(P)
+    rng = np.random.default_rng(0)
+    d = 4
+    top = S.mu[:, 1 : d + 1]
+    best = np.sum(S.s[1 : d + 1] ** 2)
+    assert cx.ratio_trace(top, P) == pytest.approx(best, rel=1e-10)
+    assert cx.ratio_trace(top @ rng.standard_normal((d, d)) + 3.0, P) == pytest.approx(best, rel=1e-10)
+    for _ in range(20):
+        assert cx.ratio_trace(rng.standard_normal((P.shape[0], d)), P) < best
+
+
+def test_tau_metric_and_decay_rate():
+    s = cx.hypercube_spectrum(6, 0.5)
+    tau, curve = cx.tau_metric(s, 10)
+    assert tau == curve.min() and tau >= 1
+    expected = 1 / (1 - s[2:12] ** 2) + np.cumsum(s[1:11] ** 2) / np.sum(s[1:11] ** 2)
+    np.testing.assert_allclose(curve, expected)
+    disconnected = np.array([1.0, 1.0, 1.0, 0.5, 0.2])  # s_2 = 1: three connected pieces
+    tau, curve = cx.tau_metric(disconnected, 2)
+    assert np.isinf(curve[0]) and np.isfinite(curve[1]) and tau == curve[1]
+    rate = cx.decay_rate(np.exp(-0.3 * np.arange(20) / 2), 10)
+    assert rate == pytest.approx(0.3, abs=1e-6)
+
+
+# --------------------------------------------------------------------------- objectives
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    P = random_context(0)
+    return P, torch.tensor(P), cx.context_svd(P)
+
+
+def _span_ok(Phi, S, d):
+    return cx.principal_cosines(Phi, S.mu[:, 1 : d + 1], S.px).min() > 0.999
+
+
+def test_spectral_contrastive_table_reaches_the_minimum_and_the_span(ctx):
+    P, Pt, S = ctx
+    d = 3
+    Psi, _, curve = obj.fit_table(lambda Y: obj.spectral_contrastive_loss(Y, Pt), S.pa, d, steps=1500)
+    assert curve[-1] == pytest.approx(obj.contrastive_minimum(S.s, d), abs=1e-4)
+    assert _span_ok(cx.expectation_operator(P) @ Psi, S, d)  # the average encoder T Psi learns the contexture
+
+
+def test_noncontrastive_with_penalty_reaches_the_minimum(ctx):
+    P, Pt, S = ctx
+    d = 3
+    Psi, _, curve = obj.fit_table(lambda Y: obj.noncontrastive_loss(Y, Pt, 0.7), S.pa, d, steps=1500)
+    assert curve[-1] == pytest.approx(obj.noncontrastive_minimum(S.s, d, 0.7), abs=1e-4)
+    assert _span_ok(cx.expectation_operator(P) @ Psi, S, d)
+
+
+def test_balanced_mse_learns_the_contexture_and_plain_mse_does_not(ctx):
+    P, Pt, S = ctx
+    d, M = 3, P.shape[1]
+    Phi, _, curve = obj.fit_table(lambda F, W, b: obj.balanced_mse_loss(F, W, b, Pt), S.px, d,
+                                  extra_shapes=[(M, d), (M,)], steps=2500)
+    assert curve[-1] == pytest.approx(obj.balanced_mse_minimum(S.s, d, M), abs=1e-4)
+    assert _span_ok(Phi, S, d)
+    plain, _, _ = obj.fit_table(lambda F, W: obj.mse_loss(F, W, Pt), S.px, d, extra_shapes=[(M, d)], steps=2500)
+    assert cx.principal_cosines(plain, S.mu[:, 1 : d + 1], S.px).min() < 0.9
+
+
+def test_laplacian_eigenmaps_on_a_lazy_ring():
+    P = cx.ring_context(30, 2.0, lazy=True)
+    S = cx.context_svd(P)
+    Pt = torch.tensor(P)
+    Phi, _, curve = obj.fit_table(lambda F: obj.eigenmap_loss(F, Pt, 1.0), S.px, 4, steps=1500)
+    assert curve[-1] == pytest.approx(obj.eigenmap_minimum(S.s, 4, 1.0), abs=1e-4)
+    assert _span_ok(Phi, S, 4)  # d = 4 sits at a multiplicity boundary (pairs of Fourier modes)
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: cx.context_svd(np.array([[0.5, 0.0], [0.5, 0.0]])), "every column"),
+    (lambda: cx.context_svd(np.array([[0.6, 0.6], [0.0, 0.0]])), "sum to 1"),
+    (lambda: cx.hypercube_context(4, 1.0), "p \\(the mask rate\\)"),
+    (lambda: cx.gaussian_context(1.2), "rho"),
+    (lambda: cx.ring_context(20, -1.0), "sigma"),
+    (lambda: cx.knn_context(np.zeros((5, 2)), 5), "K must be"),
+    (lambda: cx.optimal_worst_case_error(cx.hypercube_spectrum(4, 0.5), 0, 0.4), "d must be"),
+    (lambda: cx.optimal_worst_case_error(cx.hypercube_spectrum(4, 0.5), 2, 0.1), "epsilon must be"),
+    (lambda: cx.tau_metric(cx.hypercube_spectrum(3, 0.5), 7), "d0 must be"),
+    (lambda: cx.label_context(np.array([0, 1, 5]), 0.1, C=3), "classes must lie"),
+    (lambda: cx.convex_mix([cx.ring_context(5, 1.0)], [0.5]), "weights must be"),
+])
+def test_bad_input_is_named(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

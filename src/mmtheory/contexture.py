@@ -248,7 +248,9 @@ def knn_context(points, K: int) -> np.ndarray:
     r"""The :math:`K`-nearest-neighbour context on a sample: :math:`A` is one of the :math:`K` nearest other points.
 
     :math:`X` is uniform over the ``n`` points and :math:`P(a \mid x) = 1/K` for the ``K`` nearest
-    (Euclidean, excluding ``x`` itself). A smaller ``K`` is a stronger association.
+    (Euclidean, excluding ``x`` itself). A smaller ``K`` is a stronger association. Points that are
+    nobody's neighbour have no mass as values of :math:`A` and their columns are dropped, so the
+    table is ``n x m`` with ``m <= n`` (columns in the order of the points that remain).
     """
     points = _check_points(points)
     n = points.shape[0]
@@ -258,7 +260,7 @@ def knn_context(points, K: int) -> np.ndarray:
     nearest = np.argsort(dist, axis=1, kind="stable")[:, :K]
     cond = np.zeros((n, n))
     np.put_along_axis(cond, nearest, 1.0 / K, axis=1)
-    return cond / n
+    return cond[:, cond.sum(axis=0) > 0] / n
 
 
 def _check_points(points) -> np.ndarray:
@@ -505,3 +507,85 @@ def decay_rate(s, d0: int) -> float:
     i = np.arange(1, d0 + 1)
     target = s[1 : d0 + 1] ** 2
     return golden_min(lambda lam: float(np.sum((np.exp(-lam * i) - target) ** 2)), 0.0, 50.0, tol=1e-10)
+
+
+# --------------------------------------------------------------------------- figures
+
+# Five association levels per family, weakest first: (parameter name, values, a context builder).
+ASSOCIATION_LEVELS = {
+    "Gaussian noise": ("rho", (0.3, 0.5, 0.7, 0.85, 0.95), lambda v: gaussian_context(v)[0]),
+    "ring walk": ("sigma", (6.0, 3.0, 1.5, 0.8, 0.4), lambda v: ring_context(40, v)),
+    "KNN on two moons": ("K", (150, 60, 25, 10, 4), lambda v: knn_context(two_moons(300, seed=1)[0], v)),
+}
+
+
+def draw_association_state(fig, family: str, level: int, n_show: int = 16) -> None:
+    """Chapter figure: one context at one association level, its spectrum and its top three singular functions."""
+    from .viz import PALETTE
+
+    if family not in ASSOCIATION_LEVELS:
+        raise ValueError(f"family must be one of {sorted(ASSOCIATION_LEVELS)}, got {family!r}")
+    name, values, build = ASSOCIATION_LEVELS[family]
+    level = check_integer(level, "level", 1, len(values))
+    value = values[level - 1]
+    S = context_svd(build(value))
+    grid = fig.add_gridspec(1, 4, width_ratios=[1.4, 1, 1, 1])
+    ax = fig.add_subplot(grid[0])
+    i = np.arange(n_show)
+    ax.bar(i, S.s[:n_show], color=PALETTE[0])
+    closed = {"Gaussian noise": lambda: value ** i.astype(float), "ring walk": lambda: ring_spectrum(40, value)[:n_show]}
+    if family in closed:
+        ax.plot(i, closed[family](), "k_", ms=9, mew=2, label="closed form")
+        ax.legend(fontsize="small", loc="upper right")
+    ax.set(ylim=(0, 1.05), xlabel="$i$", title=f"$s_i$ ({name} = {value:g})")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    points = {"Gaussian noise": np.linspace(-10.0, 10.0, S.px.size), "ring walk": np.arange(40)}
+    for k in range(1, 4):
+        axk = fig.add_subplot(grid[k])
+        if family in points:
+            u = points[family]
+            keep = np.abs(u) <= 3.2 if family == "Gaussian noise" else slice(None)
+            axk.plot(u[keep], S.mu[keep, k], color=PALETTE[k])
+            axk.set(ylim=(-4, 4), xlabel="$x$")
+        else:
+            xy = two_moons(300, seed=1)[0]
+            lim = np.abs(S.mu[:, k]).max()
+            axk.scatter(xy[:, 0], xy[:, 1], c=S.mu[:, k], cmap="RdBu_r", vmin=-lim, vmax=lim, s=6)
+            axk.set(xticks=[], yticks=[])
+        axk.set_title(rf"$\mu_{k}$  ($s_{k}$ = {S.s[k]:.3f})", fontsize="medium")
+
+
+def draw_optimality_state(fig, d: int, where: float, rho: float = 0.8, n_random: int = 25, seed: int = 0) -> None:
+    r"""Chapter figure for Theorem 16 on the Gaussian-noise context (a 41-point grid, ``rho``).
+
+    ``where`` in [0, 1] places :math:`\epsilon` inside the theorem's range. Left: the spectrum with the
+    top ``d`` marked and the compatibility level :math:`(1-\epsilon)^2`. Right: worst-case probe errors on
+    :math:`\mathcal F_\epsilon` of random encoders (random functions, and random mixtures of
+    :math:`\mu_1..\mu_{d+2}`) against the formula, which the top-``d`` encoder attains.
+    """
+    from .viz import PALETTE
+
+    S = context_svd(gaussian_context(rho, n=41, span=6.0)[0])
+    low, high = theorem16_range(S.s)
+    epsilon = low + float(where) * (high - low)
+    formula = optimal_worst_case_error(S.s, d, epsilon)
+    rng = np.random.default_rng(seed)
+    N = S.px.size
+    families = {
+        "random functions": [rng.standard_normal((N, d)) for _ in range(n_random)],
+        rf"mixtures of $\mu_1..\mu_{{{d + 2}}}$": [S.mu[:, 1 : d + 3] @ rng.standard_normal((d + 2, d))
+                                                   for _ in range(n_random)],
+    }
+    ax0, ax1 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.4]})
+    i = np.arange(1, 9)
+    ax0.bar(i, S.s[i] ** 2, color=[PALETTE[0] if k <= d else "#bbbbbb" for k in i])
+    ax0.axhline((1 - epsilon) ** 2, color=PALETTE[1], ls="--", label=r"$(1-\epsilon)^2$")
+    ax0.set(xlabel="$i$", ylabel="$s_i^2$", title=rf"spectrum, top $d$ = {d} in blue ($\epsilon$ = {epsilon:.3f})")
+    ax0.legend(fontsize="small")
+    for row, (name, encoders) in enumerate(families.items()):
+        errors = [worst_case_error(E, S, epsilon)[0] for E in encoders]
+        ax1.scatter(errors, row + 0.15 * rng.standard_normal(len(errors)), s=12, color=PALETTE[row + 2], label=name)
+    ax1.axvline(formula, color="k", lw=1.5, label=f"top-$d$ encoder = formula ({formula:.3f})")
+    ax1.set(xscale="log", xlim=(formula / 1.5, 1.2), yticks=[], ylim=(-0.8, 1.8),
+            xlabel=r"worst-case probe error on $F_\epsilon$", title="no encoder beats the top-$d$")
+    ax1.legend(fontsize="small", loc="upper left")

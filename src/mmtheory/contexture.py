@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from .checks import check_integer
+from .checks import check_integer, check_probability
 from .joint import validate_joint
 from .numerics import golden_min
 
@@ -149,15 +149,6 @@ def hypercube_points(n: int) -> np.ndarray:
     return 1.0 - 2.0 * bits
 
 
-def _check_probability(p, name: str, closed_low: bool = True, closed_high: bool = True) -> float:
-    ok_low = p >= 0 if closed_low else p > 0
-    ok_high = p <= 1 if closed_high else p < 1
-    if not (isinstance(p, (int, float, np.floating)) and ok_low and ok_high):
-        interval = ("[" if closed_low else "(") + "0, 1" + ("]" if closed_high else ")")
-        raise ValueError(f"{name} must be in {interval}, got {p!r}")
-    return float(p)
-
-
 def hypercube_context(n: int, p: float) -> np.ndarray:
     r"""Masking on the hypercube: :math:`X` uniform on :math:`\{\pm 1\}^n`, each coordinate hidden with probability ``p``.
 
@@ -166,7 +157,7 @@ def hypercube_context(n: int, p: float) -> np.ndarray:
     :math:`\chi_S(x) = \prod_{i \in S} x_i` with :math:`s_S = (1-p)^{|S|/2}`.
     """
     n = check_integer(n, "n", 1, 9, note="the table has 2^n x 3^n entries")
-    p = _check_probability(p, "p (the mask rate)", closed_high=False)
+    p = check_probability(p, "p (the mask rate)", closed_high=False)
     # one coordinate: rows x = +1, -1 (the order of hypercube_points); columns a = -1, mask, +1
     single = np.array([[0.0, p, 1 - p], [1 - p, p, 0.0]])
     cond = np.ones((1, 1))
@@ -178,7 +169,7 @@ def hypercube_context(n: int, p: float) -> np.ndarray:
 def hypercube_spectrum(n: int, p: float) -> np.ndarray:
     r"""The exact singular values :math:`(1-p)^{|S|/2}` over all :math:`S \subseteq \{1..n\}`, descending."""
     n = check_integer(n, "n", 1, 14)
-    p = _check_probability(p, "p (the mask rate)", closed_high=False)
+    p = check_probability(p, "p (the mask rate)", closed_high=False)
     sizes = np.concatenate([[k] * math.comb(n, k) for k in range(n + 1)])
     return (1 - p) ** (sizes / 2)
 
@@ -237,7 +228,7 @@ def label_context(classes, eta: float, C: int | None = None, px=None) -> np.ndar
     C = int(classes.max()) + 1 if C is None else check_integer(C, "C", 2)
     if classes.min() < 0 or classes.max() >= C:
         raise ValueError(f"classes must lie in 0..{C - 1}")
-    eta = _check_probability(eta, "eta (the label noise)", closed_high=False)
+    eta = check_probability(eta, "eta (the label noise)", closed_high=False)
     N = classes.size
     px = np.full(N, 1.0 / N) if px is None else np.asarray(px, dtype=float)
     cond = (1 - eta) * np.eye(C)[classes] + eta / C
@@ -311,7 +302,8 @@ def convex_mix(Ps, weights) -> np.ndarray:
 def concatenate(P1, P2) -> np.ndarray:
     r"""Both context variables at once, :math:`A = (A_1, A_2)`, independent given :math:`X`.
 
-    The two contexts must have the same law of :math:`X`. The result is :math:`N \times M_1 M_2`.
+    The two contexts must have the same law of :math:`X`. The result is :math:`N \times M_1 M_2`, less the
+    pairs that never occur together (their columns are dropped).
     Because :math:`T_1 = T_{12} J` with :math:`J` an isometry (a function of :math:`a_1` read as a
     function of :math:`(a_1, a_2)`), :math:`s_i(T_{12}) \ge \max(s_i(T_1), s_i(T_2))`.
     """
@@ -320,7 +312,8 @@ def concatenate(P1, P2) -> np.ndarray:
     if P2.shape[0] != P1.shape[0] or not np.allclose(P2.sum(axis=1), px):
         raise ValueError("P1 and P2 must have the same law of X (equal row sums)")
     T1, T2 = P1 / px[:, None], P2 / px[:, None]
-    return (px[:, None, None] * T1[:, :, None] * T2[:, None, :]).reshape(P1.shape[0], -1)
+    joint = (px[:, None, None] * T1[:, :, None] * T2[:, None, :]).reshape(P1.shape[0], -1)
+    return joint[:, joint.sum(axis=0) > 0]
 
 
 # --------------------------------------------------------------------------- L2(P_X) geometry
@@ -589,3 +582,26 @@ def draw_optimality_state(fig, d: int, where: float, rho: float = 0.8, n_random:
     ax1.set(xscale="log", xlim=(formula / 1.5, 1.2), yticks=[], ylim=(-0.8, 1.8),
             xlabel=r"worst-case probe error on $F_\epsilon$", title="no encoder beats the top-$d$")
     ax1.legend(fontsize="small", loc="upper left")
+
+
+def draw_mixing_state(fig, weight: float, N: int = 24, strong: float = 0.7, weak: float = 2.0) -> None:
+    """Chapter figure: a strong and a weak ring walk, their convex mixture with ``weight`` on the strong one,
+    their convolution and their concatenation; the spectra, sorted."""
+    from .viz import PALETTE
+
+    weight = check_probability(weight, "weight")
+    P1, P2 = ring_context(N, strong), ring_context(N, weak)
+    spectra = {
+        rf"strong walk ($\sigma$ = {strong:g})": context_svd(P1).s,
+        rf"weak walk ($\sigma$ = {weak:g})": context_svd(P2).s,
+        f"convex mixture, weight {weight:.2f} on strong": context_svd(convex_mix([P1, P2], [weight, 1 - weight])).s,
+        "convolution (strong, then weak)": context_svd(convolve(P1, expectation_operator(P2))).s,
+        "concatenation (both at once)": context_svd(concatenate(P1, P2)).s[:N],
+    }
+    ax = fig.subplots()
+    styles = [("o-", PALETTE[0], 1.2), ("s-", PALETTE[2], 1.2), ("D-", PALETTE[1], 2.5),
+              (":", PALETTE[3], 1.5), ("--", PALETTE[4], 1.5)]
+    for (label, s), (marker, color, lw) in zip(spectra.items(), styles):
+        ax.plot(np.arange(1, 13), s[1:13], marker, color=color, lw=lw, ms=4, label=label)
+    ax.set(xlabel="$i$", ylabel="$s_i$", ylim=(0, 1.02), title="mixing two contexts: what happens to the spectrum")
+    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))

@@ -20,7 +20,8 @@ from .io import save_figure, write_json
 from .runtime import get_device, resolve_scale, seed_everything
 
 # Modules that register experiments when imported; add one line per theory module.
-EXPERIMENT_MODULES = ("mmtheory.contrastive", "mmtheory.sufficiency", "mmtheory.downstream", "mmtheory.icl")
+EXPERIMENT_MODULES = ("mmtheory.contrastive", "mmtheory.sufficiency", "mmtheory.downstream", "mmtheory.icl",
+                      "mmtheory.contexture_scaling", "mmtheory.context_quality")
 
 
 @dataclasses.dataclass(frozen=True)

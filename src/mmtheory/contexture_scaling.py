@@ -1,0 +1,343 @@
+r"""Deep encoders learn the top singular functions of a context, with diminishing returns of width.
+
+**The context** (Zhai et al., 2025, *Contextures*). :math:`X \sim N(0, I_{\rm dim})` and the context
+variable is a noisy copy, :math:`A = \rho X + \sqrt{1-\rho^2}\,\varepsilon` with
+:math:`\varepsilon \sim N(0, I_{\rm dim})`. In one dimension the expectation operator
+:math:`Tg(x) = \mathbb E[g(A) \mid x]` has singular values :math:`s_k = \rho^k` and singular functions the
+orthonormal Hermite polynomials :math:`h_k = \mathrm{He}_k/\sqrt{k!}` on both sides (Mehler's formula;
+:func:`mmtheory.contexture.gaussian_context`).
+
+**The loss.** An encoder :math:`\Psi: \mathbb R^{\rm dim} \to \mathbb R^d` of :math:`A` is trained on the
+spectral contrastive loss
+
+.. math:: L_C(\Psi) = \mathbb E\big[-\langle \tilde\Psi(A), \tilde\Psi(A^+)\rangle
+          + \tfrac12 \langle \tilde\Psi(A), \tilde\Psi(A^-)\rangle^2\big],
+
+where :math:`A, A^+` are independent draws from :math:`P(\cdot \mid x)` for one :math:`x \sim P_X`, :math:`A^-`
+is an independent draw from the marginal and :math:`\tilde\Psi = \Psi - \mathbb E\Psi`. The pair
+:math:`(A, A^+)` has the kernel of :math:`T^*T`, whose eigenvalues are :math:`s_k^2`, so writing
+:math:`\tilde\Psi = W h` (``W`` with ``d`` rows) gives
+:math:`L_C = -\operatorname{tr}(W \Lambda W^\top) + \tfrac12 \|W^\top W\|_F^2` with
+:math:`\Lambda = \operatorname{diag}(s_1^2, s_2^2, \dots)`. By Eckart–Young the minimum is
+
+.. math:: L_C^* = -\tfrac12 \sum_{k=1}^d s_k^4 = -\tfrac12 \sum_{k=1}^d \rho^{4k},
+
+reached exactly when :math:`\tilde\Psi = R\,(s_1 h_1, \dots, s_d h_d)` for an orthogonal :math:`R`: the span is
+that of the top-:math:`d` singular functions, and the loss also fixes the scale (the orthonormal
+:math:`h_1..h_d` themselves score :math:`d/2 - \sum_k \rho^{2k}`).
+
+**On a minibatch** of :math:`B` pairs the outputs are centred with the mean over both views, the positive term
+is :math:`-\frac1B \sum_i \langle z_i, z_i^+\rangle` and the negatives are the off-diagonal pairs,
+:math:`\frac{1}{2B(B-1)} \sum_{i \ne j} \langle z_i, z_j^+\rangle^2`, computed in :math:`O(Bd^2)` from
+:math:`\sum_{i,j} \langle z_i, z_j^+\rangle^2 = \langle Z^\top Z, Z^{+\top} Z^+\rangle_F`.
+
+**Measurements.** The population loss of an encoder is computed without sampling, by Gauss–Hermite quadrature
+over :math:`(X, \varepsilon)` (:func:`population_loss`); a batch estimate from 65k pairs has a standard error of a
+few 1e-3, as large as the loss gaps at large width. **Alignment** is the mean squared canonical correlation between
+:math:`\Psi(a)` and :math:`h_1..h_d` on a fixed sample :math:`a \sim N(0, 1)`: 1 exactly when the spans agree. It is
+a lenient score: almost any smooth span holds :math:`h_1, h_2`, and an untrained Tanh MLP already scores 0.7–0.9.
+The experiment sweeps the width (and depth) of a Tanh MLP at a fixed step budget; the paper's claim is that
+alignment rises with width and then plateaus.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import torch
+
+from .checks import check_integer
+from .contexture import hermite_functions, principal_cosines
+from .contexture_objectives import contrastive_minimum
+from .registry import experiment
+from .runtime import get_device, progress, resolve_scale
+
+GRID = np.linspace(-3.0, 3.0, 121)  # where the learned features are stored for the widget
+TEST_SEED = 20250  # the fixed test sample of the alignment measurement
+
+
+# --- the context and the loss ---------------------------------------------------------------------
+
+
+def check_rho(rho) -> float:
+    """Return ``rho`` as a float if it is a number in ``[0, 1)``; else ``ValueError``."""
+    if isinstance(rho, bool) or not isinstance(rho, (int, float, np.integer, np.floating)) or not 0.0 <= rho < 1.0:
+        raise ValueError(f"rho (the correlation of the context) must be a number in [0, 1), got {rho!r}")
+    return float(rho)
+
+
+def sample_context_pairs(n: int, rho: float, gen: torch.Generator, dim: int = 1,
+                         dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""``n`` pairs :math:`(a_i, a_i^+)`, each ``(n, dim)``: two independent noisy copies of one
+    :math:`x_i \sim N(0, I)`.
+
+    Drawn with ``gen`` on its device. Across pairs the draws are independent, so :math:`a_j^+` with
+    :math:`j \ne i` is a draw from the marginal :math:`N(0, I)` independent of :math:`a_i`: a negative.
+    """
+    n, dim, rho = check_integer(n, "n", 1), check_integer(dim, "dim", 1), check_rho(rho)
+    x, noise, noise_pos = torch.randn(3, n, dim, generator=gen, device=gen.device, dtype=dtype)
+    spread = (1.0 - rho**2) ** 0.5
+    return rho * x + spread * noise, rho * x + spread * noise_pos
+
+
+def spectral_contrastive_batch_loss(z: torch.Tensor, z_pos: torch.Tensor) -> torch.Tensor:
+    r"""The minibatch spectral contrastive loss of outputs ``z, z_pos`` (``(B, d)``, row ``i`` a positive pair).
+
+    Both views are centred with their joint mean; the negatives are the :math:`B(B-1)` off-diagonal pairs.
+    """
+    if z.ndim != 2 or z.shape != z_pos.shape or z.shape[0] < 2:
+        raise ValueError(f"z and z_pos must both have shape (B, d) with B >= 2, got {tuple(z.shape)} "
+                         f"and {tuple(z_pos.shape)}")
+    B = z.shape[0]
+    mean = (z.sum(0) + z_pos.sum(0)) / (2 * B)
+    z, z_pos = z - mean, z_pos - mean
+    diagonal = (z * z_pos).sum(1)
+    all_pairs = ((z.T @ z) * (z_pos.T @ z_pos)).sum()  # sum over all i, j of <z_i, z_j+>^2
+    negative = (all_pairs - (diagonal**2).sum()) / (B * (B - 1))
+    return -diagonal.mean() + 0.5 * negative
+
+
+def gaussian_contrastive_minimum(rho: float, d: int) -> float:
+    r"""The population minimum :math:`L_C^* = -\frac12 \sum_{k=1}^d \rho^{4k}` over encoders with ``d`` outputs
+    (:func:`~mmtheory.contexture_objectives.contrastive_minimum` with :math:`s_k = \rho^k`)."""
+    rho, d = check_rho(rho), check_integer(d, "d", 1)
+    return contrastive_minimum(rho ** np.arange(d + 1.0), d)
+
+
+def optimal_features(a, rho: float, d: int) -> np.ndarray:
+    r"""A minimiser of :math:`L_C` for ``dim = 1``: the columns :math:`\rho^k h_k(a)`, ``k = 1..d``."""
+    rho, d = check_rho(rho), check_integer(d, "d", 1)
+    return hermite_functions(a, d)[..., 1:] * rho ** np.arange(1, d + 1)
+
+
+def alignment_r2(features, a, d: int, px=None) -> float:
+    r"""Mean squared canonical correlation between ``features`` (``(n, k)``) and :math:`h_1..h_d` at the points ``a``.
+
+    The mean runs over the ``d`` Hermite directions, a direction the features miss counting as 0; when the
+    features have rank ``d`` this is :func:`mmtheory.contexture.cca_r2`. ``px`` weights the points (default: a
+    sample, equal weights).
+    """
+    d = check_integer(d, "d", 1)
+    cosines = principal_cosines(features, hermite_functions(np.ravel(a), d)[:, 1:], px)
+    return float(np.sum(cosines**2) / d)
+
+
+def population_loss(features, rho: float, nodes: int = 64) -> float:
+    r"""The population loss :math:`L_C` of a feature map of one variable, by Gauss–Hermite quadrature (no sampling).
+
+    ``features`` maps an ``(n,)`` array of points to an ``(n, k)`` array. With nodes :math:`t_i` and weights
+    :math:`w_i` of :math:`N(0, 1)`, :math:`A_{ij} = \rho t_i + \sqrt{1-\rho^2}\, t_j` covers :math:`(X, \varepsilon)`;
+    then :math:`m_i = \sum_j w_j \tilde\Psi(A_{ij}) \approx \mathbb E[\tilde\Psi(A) \mid x = t_i]` and
+    :math:`L_C = -\sum_i w_i |m_i|^2 + \frac12 \|\sum_{ij} w_i w_j \tilde\Psi(A_{ij}) \tilde\Psi(A_{ij})^\top\|_F^2`.
+    Exact for polynomial features of degree below ``nodes``; for trained Tanh MLPs 40 nodes already agree with
+    160 to about 1e-8.
+    """
+    rho, nodes = check_rho(rho), check_integer(nodes, "nodes", 2)
+    t, w = np.polynomial.hermite_e.hermegauss(nodes)
+    w = w / w.sum()
+    values = np.asarray(features((rho * t[:, None] + (1.0 - rho**2) ** 0.5 * t[None, :]).ravel()), dtype=float)
+    values = values.reshape(nodes, nodes, -1)
+    centred = values - np.einsum("i,j,ijk->k", w, w, values)
+    conditional = np.einsum("j,ijk->ik", w, centred)
+    covariance = np.einsum("i,j,ijk,ijl->kl", w, w, centred, centred)
+    return float(-np.einsum("i,ik,ik->", w, conditional, conditional) + 0.5 * np.sum(covariance**2))
+
+
+def best_linear_map(features, a, d: int, points_features) -> np.ndarray:
+    r"""Least squares of each :math:`h_k`, ``k = 1..d``, on ``features`` plus a bias at the points ``a``, applied to
+    ``points_features``: the learned features as seen through the best linear read-out, ``(m, d)``."""
+    design = np.column_stack([features, np.ones(len(features))])
+    coef = np.linalg.lstsq(design, hermite_functions(np.ravel(a), d)[:, 1:], rcond=None)[0]
+    return np.column_stack([points_features, np.ones(len(points_features))]) @ coef
+
+
+# --- the encoder and its training -----------------------------------------------------------------
+
+
+class MLPEncoder(torch.nn.Sequential):
+    """A Tanh MLP from ``dim`` inputs to ``d`` outputs with ``depth`` hidden layers of ``width`` units."""
+
+    def __init__(self, dim: int = 1, width: int = 64, depth: int = 2, d: int = 4):
+        dim, width = check_integer(dim, "dim", 1), check_integer(width, "width", 1)
+        depth, d = check_integer(depth, "depth", 1), check_integer(d, "d", 1)
+        layers, fan_in = [], dim
+        for _ in range(depth):
+            layers += [torch.nn.Linear(fan_in, width), torch.nn.Tanh()]
+            fan_in = width
+        super().__init__(*layers, torch.nn.Linear(fan_in, d))
+
+
+@dataclasses.dataclass
+class EncoderFit:
+    """One trained encoder: its loss along training and at the end, its alignment, its features on :data:`GRID`."""
+
+    width: int
+    depth: int
+    rho: float
+    d: int
+    steps: int
+    curve_steps: np.ndarray  # the step that ends each block of record_every steps
+    loss_curve: np.ndarray  # mean minibatch loss over each block
+    initial_loss: float  # population loss (population_loss) before training
+    final_loss: float  # and after
+    cca_r2: float
+    aligned_features: np.ndarray  # (len(GRID), d): the best linear map of Psi onto h_1..h_d, on GRID
+    seconds: float
+
+
+def _pair_loss(encoder: torch.nn.Module, a: torch.Tensor, a_pos: torch.Tensor) -> torch.Tensor:
+    z = encoder(torch.cat([a, a_pos]))
+    return spectral_contrastive_batch_loss(z[: len(a)], z[len(a):])
+
+
+def _features(encoder: torch.nn.Module, points: np.ndarray) -> np.ndarray:
+    """The encoder's outputs at 1-D ``points``, as a float64 ``(n, d)`` array."""
+    device = next(encoder.parameters()).device
+    with torch.no_grad():
+        return encoder(torch.as_tensor(points[:, None], dtype=torch.float32, device=device)).double().cpu().numpy()
+
+
+def train_encoder(width: int, depth: int, rho: float = 0.8, d: int = 4, steps: int = 3000, batch: int = 1024,
+                  lr: float = 1e-3, seed: int = 0, device=None, record_every: int = 50,
+                  test_points: int = 20_000) -> EncoderFit:
+    """Train a one-dimensional :class:`MLPEncoder` with Adam on the spectral contrastive loss, a fresh batch of
+    pairs every step; measure the population loss by quadrature and the alignment on a fixed test sample.
+
+    The initialisation and the data stream come from ``seed`` alone, so on the CPU a repeat gives the same numbers.
+    """
+    rho, d = check_rho(rho), check_integer(d, "d", 1)
+    for name, value, low in (("seed", seed, 0), ("steps", steps, 1), ("batch", batch, 2),
+                             ("record_every", record_every, 1), ("test_points", test_points, d + 2)):
+        check_integer(value, name, low)
+    if not (isinstance(lr, (int, float)) and lr > 0):
+        raise ValueError(f"lr (the learning rate) must be a positive number, got {lr!r}")
+    dev = get_device(device)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        encoder = MLPEncoder(1, width, depth, d).to(dev)
+
+    def probe(a):
+        return _features(encoder, a)
+
+    initial = population_loss(probe, rho)
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    opt = torch.optim.Adam(encoder.parameters(), lr=lr)
+    start, losses = time.perf_counter(), torch.zeros(steps, device=dev)
+    for step in progress(range(steps), desc=f"contrastive width {width} depth {depth}"):
+        loss = _pair_loss(encoder, *sample_context_pairs(batch, rho, gen))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses[step] = loss.detach()
+    seconds = time.perf_counter() - start
+    test = np.random.default_rng(TEST_SEED).standard_normal(test_points)
+    on_test = _features(encoder, test)
+    starts, curve = np.arange(0, steps, record_every), losses.cpu().numpy()
+    return EncoderFit(
+        width=width, depth=depth, rho=rho, d=d, steps=steps, curve_steps=np.minimum(starts + record_every, steps),
+        loss_curve=np.array([curve[s:s + record_every].mean() for s in starts]), initial_loss=initial,
+        final_loss=population_loss(probe, rho), cca_r2=alignment_r2(on_test, test, d),
+        aligned_features=best_linear_map(on_test, test, d, _features(encoder, GRID)), seconds=seconds,
+    )
+
+
+# --- the registered experiment: a width sweep ----------------------------------------------------
+
+
+@dataclasses.dataclass
+class WidthSweepResult:
+    """Alignment and loss gap of trained encoders over a grid of widths, depths and seeds (at a fixed budget)."""
+
+    widths: np.ndarray
+    depths: np.ndarray
+    seeds: np.ndarray
+    rho: float
+    d: int
+    steps: int
+    batch: int
+    lr: float
+    minimum: float  # gaussian_contrastive_minimum(rho, d)
+    cca_r2: np.ndarray  # (depths, widths, seeds)
+    loss_gap: np.ndarray  # (depths, widths, seeds): final population loss - minimum
+    seconds: np.ndarray  # (depths, widths, seeds): training time of each run
+    grid: np.ndarray  # (G,)
+    aligned_features: np.ndarray  # (depths, widths, G, d): the first seed's features after the best linear map
+    device: str
+
+
+SWEEP_SIZES = {  # the short budgets take a larger step; full is the reference replication (Adam, lr 1e-3)
+    "quick": dict(widths=(8, 32), depths=(1,), seeds=1, steps=150, batch=256, lr=3e-3, test_points=5000),
+    "book": dict(widths=(4, 16, 64, 256), depths=(2,), seeds=1, steps=1200, batch=512, lr=3e-3, test_points=20_000),
+    "full": dict(widths=(16, 64, 256, 512, 1024, 2048), depths=(1, 2, 3, 4, 6), seeds=15, steps=3000, batch=1024,
+                 lr=1e-3, test_points=20_000),
+}
+
+
+def plot_width_sweep(result: WidthSweepResult):
+    """Alignment and loss gap against width: one line per depth, the mean over seeds and their range (band)."""
+    from .viz import new_figure, sequential_colors
+
+    fig, (ax0, ax1) = new_figure(ncols=2)
+    for i, (depth, color) in enumerate(zip(result.depths, sequential_colors(len(result.depths)))):
+        for ax, values in ((ax0, result.cca_r2[i]), (ax1, result.loss_gap[i])):
+            values = np.maximum(values, 1e-6) if ax is ax1 else values  # log axis: the gap is >= 0 up to 1e-8
+            ax.plot(result.widths, values.mean(1), "o-", color=color, label=f"depth {depth}")
+            ax.fill_between(result.widths, values.min(1), values.max(1), color=color, alpha=0.2, lw=0)
+    ax0.set(xscale="log", xlabel="width", ylabel=r"CCA $R^2$ with $h_1..h_d$", ylim=(None, 1.01),
+            title=f"alignment after {result.steps} steps")
+    ax1.set(xscale="log", yscale="log", xlabel="width", ylabel=r"$L_C - L_C^*$ (population)",
+            title=rf"loss gap to the minimum $L_C^* = {result.minimum:.4f}$")
+    for ax in (ax0, ax1):
+        ax.legend(fontsize="small")
+    return fig
+
+
+@experiment("contexture_width_sweep", plot=plot_width_sweep)
+def width_sweep(scale: str | None = None, seed: int = 0, device=None) -> WidthSweepResult:
+    """Spectral contrastive encoders on a Gaussian context: alignment with the top-d Hermite functions against width."""
+    size = SWEEP_SIZES[resolve_scale(scale)]
+    rho, d, dev = 0.8, 4, get_device(device)
+    seeds = seed + np.arange(size["seeds"])
+    fits = [[[train_encoder(w, depth, rho, d, size["steps"], size["batch"], size["lr"], int(s), dev,
+                            test_points=size["test_points"]) for s in seeds] for w in size["widths"]]
+            for depth in size["depths"]]
+
+    def field(name: str) -> np.ndarray:
+        return np.array([[[getattr(fit, name) for fit in row] for row in block] for block in fits])
+
+    minimum = gaussian_contrastive_minimum(rho, d)
+    return WidthSweepResult(
+        widths=np.array(size["widths"]), depths=np.array(size["depths"]), seeds=seeds, rho=rho, d=d,
+        steps=size["steps"], batch=size["batch"], lr=size["lr"], minimum=minimum, cca_r2=field("cca_r2"),
+        loss_gap=field("final_loss") - minimum, seconds=field("seconds"),
+        grid=GRID.copy(), aligned_features=field("aligned_features")[:, :, 0], device=str(dev),
+    )
+
+
+def draw_alignment_state(fig, result: WidthSweepResult, width: int, depth: int | None = None) -> None:
+    """Widget state: the learned features of one width (best linear map onto :math:`h_1..h_d`) against the truth,
+    and the alignment curve with this width marked. ``depth`` defaults to the deepest in the result."""
+    from .viz import PALETTE
+
+    if width not in result.widths:
+        raise ValueError(f"width must be one of {result.widths.tolist()}, got {width!r}")
+    depth = int(result.depths[-1]) if depth is None else depth
+    if depth not in result.depths:
+        raise ValueError(f"depth must be one of {result.depths.tolist()}, got {depth!r}")
+    i, j = int(np.flatnonzero(result.depths == depth)[0]), int(np.flatnonzero(result.widths == width)[0])
+    truth = hermite_functions(result.grid, result.d)[:, 1:]
+    ax0, ax1 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.6, 1]})
+    for k in range(result.d):
+        color = PALETTE[k % len(PALETTE)]
+        ax0.plot(result.grid, truth[:, k], color=color, ls="--", lw=1.2)
+        ax0.plot(result.grid, result.aligned_features[i, j, :, k], color=color, label=f"$h_{k + 1}$")
+    ax0.set(xlabel="$a$", ylabel="feature", ylim=(truth.min() - 0.5, truth.max() + 2.5),
+            title=f"width {width}, depth {depth}: learned (solid) vs Hermite (dashed)")
+    ax0.legend(fontsize="small", loc="upper center", ncols=result.d)
+    r2 = result.cca_r2[i].mean(1)
+    ax1.plot(result.widths, r2, "o-", color="0.5")
+    ax1.plot([width], [r2[j]], "o", ms=10, color=PALETTE[1])
+    ax1.set(xscale="log", xlabel="width", ylabel=r"CCA $R^2$", ylim=(min(r2.min() - 0.05, 0.8), 1.01),
+            title=rf"$R^2 = {r2[j]:.3f}$")

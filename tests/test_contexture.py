@@ -39,6 +39,21 @@ def test_svd_identities_on_random_contexts(seed, N, M):
     np.testing.assert_allclose(eig, S.s**2, atol=1e-10)
 
 
+def test_empirical_context_converges_to_the_table():
+    P = cx.hypercube_context(3, 0.4)
+    rng = np.random.default_rng(0)
+    n = 200_000
+    cells = rng.choice(P.size, size=n, p=P.ravel())
+    x, a = np.divmod(cells, P.shape[1])
+    P_hat, values = cx.empirical_context(x, a, N=P.shape[0])
+    full = np.zeros_like(P)
+    full[:, values] = P_hat
+    se = np.sqrt(P * (1 - P) / n)
+    assert np.all(np.abs(full - P) <= 5 * se + 1e-12)  # every cell within five standard errors
+    s_hat = cx.context_svd(P_hat).s
+    np.testing.assert_allclose(s_hat[:8], cx.hypercube_spectrum(3, 0.4), atol=0.02)
+
+
 def test_plain_svd_of_the_table_gives_the_wrong_functions():
     P = random_context(1)
     S = cx.context_svd(P)
@@ -238,6 +253,7 @@ def test_laplacian_eigenmaps_on_a_lazy_ring():
     (lambda: cx.tau_metric(cx.hypercube_spectrum(3, 0.5), 7), "d0 must be"),
     (lambda: cx.label_context(np.array([0, 1, 5]), 0.1, C=3), "classes must lie"),
     (lambda: cx.convex_mix([cx.ring_context(5, 1.0)], [0.5]), "weights must be"),
+    (lambda: cx.empirical_context(np.array([0, 5]), np.array([1, 1]), N=3), "x and a must be"),
 ])
 def test_bad_input_is_named(call, match):
     with pytest.raises(ValueError, match=match):

@@ -52,7 +52,7 @@ import numpy as np
 
 from .checks import check_integer, check_probability
 from .contexture import (
-    cca_r2, context_svd, decay_rate, hypercube_context, hypercube_points, hypercube_spectrum,
+    cca_r2, context_svd, decay_rate, empirical_context, hypercube_context, hypercube_points, hypercube_spectrum,
     knn_context, probe_error, tau_metric, two_moons,
 )
 from .registry import experiment
@@ -149,12 +149,7 @@ def estimated_contexture(n: int, x, a, d: int) -> tuple[np.ndarray, np.ndarray]:
     n = check_integer(n, "n", 1, 12)
     N = 2**n
     d = check_integer(d, "d", 1, N - 1, note="the number of non-constant functions of x")
-    x, a = np.asarray(x), np.asarray(a)
-    if x.ndim != 1 or x.shape != a.shape or x.size < 1 or x.min() < 0 or x.max() >= N:
-        raise ValueError(f"x and a must be 1-D index arrays of one length >= 1, with x in [0, {N - 1}]")
-    columns, a_index = np.unique(a, return_inverse=True)
-    counts = np.bincount(x * columns.size + a_index.ravel(), minlength=N * columns.size)
-    C = counts.reshape(N, columns.size).astype(float)
+    C = empirical_context(x, a, N)[0]
     seen = C.sum(axis=1) > 0
     C = C[seen]
     root = np.sqrt(C.sum(axis=1))

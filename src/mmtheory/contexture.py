@@ -272,6 +272,23 @@ def two_moons(n: int, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np
     return np.stack([x, y], axis=1) + noise * rng.standard_normal((n, 2)), label
 
 
+def empirical_context(x, a, N: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    r"""The plug-in context of sampled pairs: :math:`\hat P(x, a) = \#\{j : (x_j, a_j) = (x, a)\} / n`.
+
+    ``x`` holds input indices in ``0..N-1`` and ``a`` context values (any integer labels). Returns the
+    ``N x m`` table over the ``m`` distinct observed context values (rows of unseen inputs are zero, so
+    drop them before :func:`context_svd`) and those values.
+    """
+    x, a = np.asarray(x), np.asarray(a)
+    shape_ok = x.ndim == 1 and x.shape == a.shape and x.size >= 1 and np.issubdtype(x.dtype, np.integer)
+    N = (int(x.max()) + 1 if shape_ok else 1) if N is None else check_integer(N, "N", 1)
+    if not shape_ok or x.min() < 0 or x.max() >= N:
+        raise ValueError(f"x and a must be 1-D integer arrays of one length >= 1, with x in [0, {N - 1}]")
+    values, column = np.unique(a, return_inverse=True)
+    counts = np.bincount(x * values.size + column.ravel(), minlength=N * values.size)
+    return counts.reshape(N, values.size) / x.size, values
+
+
 # --------------------------------------------------------------------------- mixing contexts
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .checks import check_integer
-from .runtime import progress
+from .runtime import get_device, progress
 
 
 def _centre(F: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
@@ -127,20 +127,23 @@ def eigenmap_minimum(s, d: int, penalty: float) -> float:
 # --------------------------------------------------------------------------- fitting a table
 
 
-def fit_table(loss, p, d: int, extra_shapes=(), steps: int = 3000, lr: float = 0.05, seed: int = 0):
+def fit_table(loss, p, d: int, extra_shapes=(), steps: int = 3000, lr: float = 0.05, seed: int = 0,
+              device: str = "cpu"):
     r"""Minimise ``loss(table, *extras)`` over a table with ``len(p)`` rows and ``d`` columns.
 
     The table is parametrised as :math:`D_p^{-1/2} Z` with :math:`Z` free, which is gradient descent
     in the geometry of :math:`L^2(p)`; ``extras`` (e.g. a probe's weights) are free tensors of the
-    given shapes. Full-batch Adam with a cosine-decayed step, float64, seeded.
-    Returns the table (numpy), the extras (numpy) and the loss curve.
+    given shapes. Full-batch Adam with a cosine-decayed step, float64, seeded. The tables of a finite
+    context are small, so ``device`` defaults to the CPU; pass ``"cuda"`` (and a ``loss`` whose context
+    tensor lives there) for large ones. Returns the table (numpy), the extras (numpy) and the loss curve.
     """
     d = check_integer(d, "d", 1)
     steps = check_integer(steps, "steps", 1)
-    p = torch.as_tensor(np.asarray(p, dtype=float))
+    dev = get_device(device)
+    p = torch.as_tensor(np.asarray(p, dtype=float), device=dev)
     gen = torch.Generator().manual_seed(seed)
-    Z = (0.1 * torch.randn(p.numel(), d, generator=gen, dtype=torch.float64)).requires_grad_()
-    extras = [(0.1 * torch.randn(*shape, generator=gen, dtype=torch.float64)).requires_grad_()
+    Z = (0.1 * torch.randn(p.numel(), d, generator=gen, dtype=torch.float64)).to(dev).requires_grad_()
+    extras = [(0.1 * torch.randn(*shape, generator=gen, dtype=torch.float64)).to(dev).requires_grad_()
               for shape in extra_shapes]
     opt = torch.optim.Adam([Z, *extras], lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
@@ -153,5 +156,5 @@ def fit_table(loss, p, d: int, extra_shapes=(), steps: int = 3000, lr: float = 0
         sched.step()
         curve[step] = value.item()
     with torch.no_grad():
-        table = (Z / p.sqrt()[:, None]).numpy()
-    return table, [e.detach().numpy() for e in extras], curve
+        table = (Z / p.sqrt()[:, None]).cpu().numpy()
+    return table, [e.detach().cpu().numpy() for e in extras], curve

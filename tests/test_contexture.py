@@ -54,6 +54,18 @@ def test_empirical_context_converges_to_the_table():
     np.testing.assert_allclose(s_hat[:8], cx.hypercube_spectrum(3, 0.4), atol=0.02)
 
 
+def test_constant_comes_first_when_the_context_splits():
+    # two pieces that share no context value: s = 1 twice, and an SVD may return any basis of that block
+    P = np.array([[0.435, 0.0, 0.0], [0.0, 0.402, 0.0], [0.0, 0.013, 0.150]])
+    P /= P.sum()
+    S = cx.context_svd(P)
+    np.testing.assert_allclose(S.s[:2], 1.0, atol=1e-12)
+    np.testing.assert_allclose(S.mu[:, 0], 1.0, atol=1e-12)
+    np.testing.assert_allclose(S.nu[:, 0], 1.0, atol=1e-12)
+    np.testing.assert_allclose(cx.expectation_operator(P) @ S.nu, S.mu * S.s, atol=1e-12)
+    assert abs(S.px @ S.mu[:, 1]) < 1e-12  # the second piece-contrast is centred
+
+
 def test_plain_svd_of_the_table_gives_the_wrong_functions():
     P = random_context(1)
     S = cx.context_svd(P)

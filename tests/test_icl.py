@@ -1,5 +1,6 @@
 """Part IV library: closed-form targets of the reference note (crossattn_icl.md, §5.4 and §7)."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -173,3 +174,29 @@ def test_finite_context_experiment_quick():
     assert r.excess_at_alpha_star.shape == (2, 6)
     # at L = 200 deep stacks at alpha* reach the least-squares floor, within Monte Carlo error
     assert r.excess_at_alpha_star[1, 3] < 2 * r.ols_floor[1]
+
+
+def test_softmax_transformer_reads_the_context():
+    from mmtheory.icl import SoftmaxTransformer
+
+    torch.manual_seed(0)
+    net = SoftmaxTransformer(MODEL.d, width=16, depth=1, heads=4)
+    p = sample_prompts(MODEL, 8, 20, seed=0)
+    out = net(p)
+    assert out.shape == (8,) and out.dtype == torch.float64
+    shifted = dataclasses.replace(p, y=p.y + 1.0)
+    assert not torch.allclose(net(shifted), out)  # the prediction depends on the context's responses
+    with pytest.raises(ValueError, match="width must be a multiple of heads"):
+        SoftmaxTransformer(MODEL.d, width=10, heads=4)
+
+
+def test_softmax_baseline_experiment_quick():
+    import matplotlib.pyplot as plt
+
+    from mmtheory.icl import plot_softmax_baseline, softmax_baseline
+
+    r = softmax_baseline(scale="quick", device="cpu")
+    assert r.softmax_curve.shape == r.stack_curve.shape == (1, len(r.curve_steps))
+    assert r.softmax_curve[0, -1] < r.softmax_curve[0, 0]  # training helps the transformer
+    assert r.stack_curve[0, -1] < r.stack_curve[0, 0]
+    plt.close(plot_softmax_baseline(r))

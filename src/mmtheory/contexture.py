@@ -88,13 +88,26 @@ def context_svd(P) -> ContextSVD:
     if k < N:  # complete U to a basis of R^N; the extra directions have s = 0
         U = np.hstack([U, np.linalg.svd(U, full_matrices=True)[0][:, k:]])
         s = np.concatenate([s, np.zeros(N - k)])
-    U[:, 0] *= np.sign(U[:, 0].sum())  # mu_0 = +1
+    V = Vt.T.copy()
+    _constant_first(U, V, s, np.sqrt(px))
     signs = _orientation(U[:, 1:])
     U[:, 1:] *= signs
-    V = Vt.T.copy()
-    V[:, 0] *= np.sign(V[:, 0].sum())
     V[:, 1:k] *= signs[: k - 1]
     return ContextSVD(s=s, mu=U / np.sqrt(px)[:, None], nu=V / np.sqrt(pa)[:, None], px=px, pa=pa)
+
+
+def _constant_first(U: np.ndarray, V: np.ndarray, s: np.ndarray, root_px: np.ndarray) -> None:
+    """Rotate the singular vectors of ``s = 1`` (in place) so that the first is the constant function.
+
+    The constant is always a singular pair with ``s = 1``; when the context splits into pieces that share no
+    context value, ``s = 1`` is repeated and an SVD may return any basis of that block. Rotating U and V by one
+    orthogonal matrix keeps ``U diag(s) V^T`` unchanged inside a block of equal singular values.
+    """
+    m = int(np.sum(s > 1 - 1e-10))
+    c = U[:, :m].T @ root_px  # the constant's coordinates in the block: a unit vector
+    R = np.linalg.qr(np.column_stack([c, np.eye(m)]))[0][:, :m]
+    R[:, 0] *= np.sign(R[:, 0] @ c)
+    U[:, :m], V[:, :m] = U[:, :m] @ R, V[:, :m] @ R
 
 
 def _orientation(U: np.ndarray) -> np.ndarray:

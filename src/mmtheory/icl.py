@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 
 import numpy as np
 import torch
@@ -376,6 +377,37 @@ class LinearSelfAttention(torch.nn.Module):
         return query[:, -1] + mixed @ self.W_PV[-1]
 
 
+class SoftmaxTransformer(torch.nn.Module):
+    r"""A standard transformer baseline: softmax attention, MLPs, layer norms, nothing tied to the model.
+
+    Each context example becomes the token :math:`(x_i, y_i)` and the query the token :math:`(x_q, 0)`, with a
+    learned flag marking the query; a linear embedding, ``depth`` pre-norm encoder blocks (``heads``-head
+    softmax attention over all tokens, a GELU MLP of width ``4 * width``), and a linear read-out of
+    :math:`\hat y_q` from the query token. It runs in float32 and returns float64 like the other modules.
+    """
+
+    def __init__(self, d: int, width: int = 64, depth: int = 4, heads: int = 4):
+        super().__init__()
+        d, width = check_integer(d, "d", 1), check_integer(width, "width", 1)
+        depth, heads = check_integer(depth, "depth", 1), check_integer(heads, "heads", 1)
+        if width % heads:
+            raise ValueError(f"width must be a multiple of heads, got width={width}, heads={heads}")
+        self.embed = torch.nn.Linear(d + 2, width)
+        block = torch.nn.TransformerEncoderLayer(width, heads, dim_feedforward=4 * width, dropout=0.0,
+                                                 activation="gelu", batch_first=True, norm_first=True)
+        self.blocks = torch.nn.TransformerEncoder(block, depth, enable_nested_tensor=False)
+        self.readout = torch.nn.Sequential(torch.nn.LayerNorm(width), torch.nn.Linear(width, 1))
+
+    def forward(self, p: Prompts) -> torch.Tensor:
+        n, L, _ = p.X.shape
+        flag = torch.zeros(n, L + 1, 1, dtype=p.X.dtype, device=p.X.device)
+        flag[:, -1] = 1.0
+        values = torch.cat([p.y, torch.zeros_like(p.yq)[:, None]], dim=1)[:, :, None]
+        tokens = torch.cat([torch.cat([p.X, p.xq[:, None]], dim=1), values, flag], dim=2).float()
+        hidden = self.blocks(self.embed(tokens))
+        return self.readout(hidden[:, -1])[:, 0].double()
+
+
 @dataclasses.dataclass
 class TrainResult:
     """A model trained on fresh prompts: its excess over the oracle along training, and its final parameters."""
@@ -624,3 +656,71 @@ def draw_context_state(fig, result: FiniteContextResult, L: int) -> None:
     ax.set(xscale="log", yscale="log", ylim=(1e-5, 1), xlabel="depth $T$", ylabel="excess over the oracle",
            title=f"context length L = {L}")
     ax.legend(fontsize="small", loc="lower left")
+
+
+@dataclasses.dataclass
+class BaselineResult:
+    """A standard softmax transformer and the two-parameter cross-attention stack trained on the same prompts."""
+
+    model: LatentFactorModel
+    Ls: np.ndarray
+    steps: int
+    batch: int
+    width: int
+    depth: int
+    stack_depth: int
+    curve_steps: np.ndarray
+    softmax_curve: np.ndarray  # (n_L, records): excess over the oracle along training
+    stack_curve: np.ndarray  # (n_L, records)
+    ols_floor: np.ndarray  # (n_L,)
+    softmax_seconds: np.ndarray  # (n_L,)
+    stack_seconds: np.ndarray  # (n_L,)
+    device: str
+
+
+SOFTMAX_SIZES = {
+    "quick": dict(Ls=(30,), steps=30, width=16, depth=1, batch=32, eval_prompts=200),
+    "book": dict(Ls=(50,), steps=300, width=32, depth=2, batch=64, eval_prompts=1000),
+    "full": dict(Ls=(50, 200, 1000), steps=20_000, width=128, depth=6, batch=256, eval_prompts=4000),
+}
+
+
+def plot_softmax_baseline(result: BaselineResult):
+    """Excess over the oracle along training for both architectures, one panel per context length."""
+    from .viz import PALETTE, new_figure
+
+    fig, axes = new_figure(ncols=len(result.Ls))
+    for ax, L, soft, stack, floor in zip(np.atleast_1d(axes), result.Ls, result.softmax_curve, result.stack_curve,
+                                         result.ols_floor):
+        ax.plot(result.curve_steps, soft, color=PALETTE[1], label=f"softmax transformer (depth {result.depth})")
+        ax.plot(result.curve_steps, stack, color=PALETTE[0], label=f"cross-attention stack (T = {result.stack_depth})")
+        ax.axhline(floor, color="k", ls=":", lw=1, label="least squares")
+        ax.set(yscale="log", xlabel="training step", ylabel="excess over the oracle", title=f"L = {L}")
+        ax.legend(fontsize="small")
+    return fig
+
+
+@experiment("icl_softmax_baseline", plot=plot_softmax_baseline)
+def softmax_baseline(scale: str | None = None, seed: int = 0, device=None) -> BaselineResult:
+    """A standard softmax transformer against the cross-attention stack, trained on the same fresh prompts."""
+    size = SOFTMAX_SIZES[resolve_scale(scale)]
+    model, dev = LatentFactorModel(), get_device(device)
+    common = dict(steps=size["steps"], batch=size["batch"], eval_prompts=size["eval_prompts"],
+                  record_every=max(size["steps"] // 20, 1), seed=seed, device=dev)
+    runs = {"softmax": [], "stack": []}
+    for L in size["Ls"]:
+        for name, module, lr in (("softmax", SoftmaxTransformer(model.d, size["width"], size["depth"]), 1e-3),
+                                 ("stack", CrossAttentionStack(model.d, 8, mode="two"), 2e-2)):
+            torch.manual_seed(seed)
+            start = time.perf_counter()
+            result = train_in_context(module, model, L=L, lr=lr, **common)
+            runs[name].append((result, time.perf_counter() - start))
+    return BaselineResult(
+        model=model, Ls=np.array(size["Ls"]), steps=size["steps"], batch=size["batch"], width=size["width"],
+        depth=size["depth"], stack_depth=8, curve_steps=runs["softmax"][0][0].steps,
+        softmax_curve=np.array([r.excess for r, _ in runs["softmax"]]),
+        stack_curve=np.array([r.excess for r, _ in runs["stack"]]),
+        ols_floor=np.array([ols_excess(model, L) for L in size["Ls"]]),
+        softmax_seconds=np.array([t for _, t in runs["softmax"]]), stack_seconds=np.array([t for _, t in runs["stack"]]),
+        device=str(dev),
+    )

@@ -200,3 +200,13 @@ def test_softmax_baseline_experiment_quick():
     assert r.softmax_curve[0, -1] < r.softmax_curve[0, 0]  # training helps the transformer
     assert r.stack_curve[0, -1] < r.stack_curve[0, 0]
     plt.close(plot_softmax_baseline(r))
+
+
+def test_softmax_baseline_is_reproducible_whatever_the_global_seed():
+    from mmtheory.icl import softmax_baseline
+
+    torch.manual_seed(1)
+    first = softmax_baseline(scale="quick", device="cpu")
+    torch.manual_seed(2)
+    second = softmax_baseline(scale="quick", device="cpu")
+    np.testing.assert_array_equal(first.softmax_curve, second.softmax_curve)

@@ -302,6 +302,41 @@ def empirical_context(x, a, N: int | None = None) -> tuple[np.ndarray, np.ndarra
     return counts.reshape(N, values.size) / x.size, values
 
 
+def mehler_kernel(u, v, rho: float) -> np.ndarray:
+    r"""The dual kernel of the Gaussian-noise context, :math:`k_X^+(u, v) = \sum_k \rho^{2k}\,\mathrm{He}_k(u)\mathrm{He}_k(v)/k!`.
+
+    In closed form (Mehler's formula at :math:`r = \rho^2`):
+    :math:`(1-r^2)^{-1/2}\exp\big(-\frac{r^2u^2 - 2ruv + r^2v^2}{2(1-r^2)}\big)`, for all pairs of ``u`` and ``v``.
+    """
+    if not (isinstance(rho, (int, float, np.floating)) and 0.0 <= rho < 1.0):
+        raise ValueError(f"rho must be in [0, 1), got {rho!r}")
+    r = float(rho) ** 2
+    u, v = np.asarray(u, dtype=float)[:, None], np.asarray(v, dtype=float)[None, :]
+    return np.exp(-(r**2 * u**2 - 2 * r * u * v + r**2 * v**2) / (2 * (1 - r**2))) / np.sqrt(1 - r**2)
+
+
+def nystrom_contexture(kernel, sample, d: int):
+    r"""Estimate :math:`s_1^2..s_d^2` and :math:`\mu_1..\mu_d` from ``m`` draws of :math:`X` and the dual kernel.
+
+    The eigenpairs :math:`(\lambda, v)` of the Gram matrix :math:`K_{jl} = k_X^+(x_j, x_l)/m` estimate the
+    eigenpairs of :math:`TT^*` (its eigenvalues are :math:`s_i^2`); the Nyström extension
+    :math:`\hat\mu(x) = \sum_j k_X^+(x, x_j)\, v_j / (\sqrt m\,\lambda)` evaluates the estimated singular
+    functions anywhere (Zhai et al., 2025, App. D). ``kernel(a, b)`` returns the matrix of values for all
+    pairs. Returns the ``d`` estimated :math:`s_i^2` (the constant's eigenvalue, the largest, is removed)
+    and a function ``mu_hat(points) -> (n, d)``.
+    """
+    sample = np.asarray(sample, dtype=float)
+    m = sample.shape[0]
+    d = check_integer(d, "d", 1, m - 2, note="at most the sample size minus two")
+    values, vectors = np.linalg.eigh(kernel(sample, sample) / m)
+    values, vectors = values[::-1][1 : d + 1], vectors[:, ::-1][:, 1 : d + 1]
+
+    def mu_hat(points) -> np.ndarray:
+        return kernel(np.asarray(points, dtype=float), sample) @ vectors / (np.sqrt(m) * values)
+
+    return values, mu_hat
+
+
 # --------------------------------------------------------------------------- mixing contexts
 
 

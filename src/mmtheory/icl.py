@@ -708,10 +708,13 @@ def softmax_baseline(scale: str | None = None, seed: int = 0, device=None) -> Ba
     common = dict(steps=size["steps"], batch=size["batch"], eval_prompts=size["eval_prompts"],
                   record_every=max(size["steps"] // 20, 1), seed=seed, device=dev)
     runs = {"softmax": [], "stack": []}
+    builders = (("softmax", lambda: SoftmaxTransformer(model.d, size["width"], size["depth"]), 1e-3),
+                ("stack", lambda: CrossAttentionStack(model.d, 8, mode="two"), 2e-2))
     for L in size["Ls"]:
-        for name, module, lr in (("softmax", SoftmaxTransformer(model.d, size["width"], size["depth"]), 1e-3),
-                                 ("stack", CrossAttentionStack(model.d, 8, mode="two"), 2e-2)):
-            torch.manual_seed(seed)
+        for name, build, lr in builders:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)  # the same initialisation wherever the experiment is called from
+                module = build()
             start = time.perf_counter()
             result = train_in_context(module, model, L=L, lr=lr, **common)
             runs[name].append((result, time.perf_counter() - start))

@@ -23,7 +23,7 @@ def check_integer(value, name: str, low: int, high: int | None = None, note: str
 
 def check_probability(p, name: str, closed_low: bool = True, closed_high: bool = True) -> float:
     """Return ``p`` as a float if it is a number in [0, 1] (ends open as asked); else ``ValueError`` naming ``name``."""
-    number = isinstance(p, (int, float, np.floating)) and not isinstance(p, bool)
+    number = isinstance(p, (int, float, np.integer, np.floating)) and not isinstance(p, bool)
     ok = number and (p >= 0 if closed_low else p > 0) and (p <= 1 if closed_high else p < 1)
     if not ok:
         interval = ("[" if closed_low else "(") + "0, 1" + ("]" if closed_high else ")")

@@ -126,6 +126,11 @@ def _check_d(d, s: np.ndarray, name: str = "d") -> int:
 # --------------------------------------------------------------------------- closed-form contexts
 
 
+def check_rho(rho) -> float:
+    """Return the correlation ``rho`` of a Gaussian-noise context as a float if it is in ``[0, 1)``; else ``ValueError``."""
+    return check_probability(rho, "rho (the correlation of the context)", closed_high=False)
+
+
 def gaussian_context(rho: float, n: int = 161, span: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
     r"""Gaussian noise :math:`A = \rho X + \sqrt{1-\rho^2}\,\varepsilon`, :math:`X \sim N(0,1)`, on a grid.
 
@@ -137,9 +142,7 @@ def gaussian_context(rho: float, n: int = 161, span: float = 10.0) -> tuple[np.n
     """
     from .joint import gaussian_joint
 
-    if not (isinstance(rho, (int, float, np.floating)) and 0.0 <= rho < 1.0):
-        raise ValueError(f"rho must be in [0, 1), got {rho!r}")
-    return gaussian_joint(n, float(rho), span), np.linspace(-span, span, n)
+    return gaussian_joint(n, check_rho(rho), span), np.linspace(-span, span, n)
 
 
 def hermite_functions(u, k: int) -> np.ndarray:
@@ -308,9 +311,7 @@ def mehler_kernel(u, v, rho: float) -> np.ndarray:
     In closed form (Mehler's formula at :math:`r = \rho^2`):
     :math:`(1-r^2)^{-1/2}\exp\big(-\frac{r^2u^2 - 2ruv + r^2v^2}{2(1-r^2)}\big)`, for all pairs of ``u`` and ``v``.
     """
-    if not (isinstance(rho, (int, float, np.floating)) and 0.0 <= rho < 1.0):
-        raise ValueError(f"rho must be in [0, 1), got {rho!r}")
-    r = float(rho) ** 2
+    r = check_rho(rho) ** 2
     u, v = np.asarray(u, dtype=float)[:, None], np.asarray(v, dtype=float)[None, :]
     return np.exp(-(r**2 * u**2 - 2 * r * u * v + r**2 * v**2) / (2 * (1 - r**2))) / np.sqrt(1 - r**2)
 

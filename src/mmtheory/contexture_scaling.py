@@ -49,7 +49,7 @@ import numpy as np
 import torch
 
 from .checks import check_integer
-from .contexture import hermite_functions, principal_cosines
+from .contexture import check_rho, hermite_functions, principal_cosines
 from .contexture_objectives import contrastive_minimum
 from .registry import experiment
 from .runtime import get_device, progress, resolve_scale
@@ -59,13 +59,6 @@ TEST_SEED = 20250  # the fixed test sample of the alignment measurement
 
 
 # --- the context and the loss ---------------------------------------------------------------------
-
-
-def check_rho(rho) -> float:
-    """Return ``rho`` as a float if it is a number in ``[0, 1)``; else ``ValueError``."""
-    if isinstance(rho, bool) or not isinstance(rho, (int, float, np.integer, np.floating)) or not 0.0 <= rho < 1.0:
-        raise ValueError(f"rho (the correlation of the context) must be a number in [0, 1), got {rho!r}")
-    return float(rho)
 
 
 def sample_context_pairs(n: int, rho: float, gen: torch.Generator, dim: int = 1,

@@ -11,17 +11,24 @@ official code of Oko et al. (2025),
 
 with :math:`\Pi_d` a random permutation matrix shared by the slots of layer :math:`d`. The random
 draws come from one seeded stream and do not depend on :math:`p`, so every :math:`p` shares the
-same :math:`\Pi` and :math:`G`. Part II adds the sampler and belief propagation; this module holds
-what Part I needs: the exact joint law of the leaves of trees small enough to enumerate.
+same :math:`\Pi` and :math:`G`.
+
+A tree's matrices are a sequence of layers, layer :math:`d` an array ``(m_d, S, S)`` (a 4-D array
+when every layer has the same branching). This module holds the model (:class:`JGHM`), a sampler
+vectorised over depth (torch, GPU when asked), and the exact joint law of the leaves of trees small
+enough to enumerate; :mod:`mmtheory.belief_propagation` holds the exact posteriors.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
+import torch
 
-from .checks import check_integer
+from .checks import check_integer, check_probability
+from .runtime import get_device
 
 MAX_LEAF_CONFIGURATIONS = 100_000
 
@@ -31,67 +38,102 @@ def _softmax_rows(a: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def transition_matrices(depth: int, branching: int, n_symbols: int, p: float, rng: np.random.RandomState,
-                        flip_scale: float = 1.0) -> np.ndarray:
-    """One tree's matrices :math:`T_{d,c}`, shape ``(depth, branching, n_symbols, n_symbols)``.
+def _branchings(depth: int, branching) -> list[int]:
+    if isinstance(branching, (int, np.integer)) and not isinstance(branching, bool):
+        return [check_integer(branching, "branching", 1)] * depth
+    branching = list(branching)
+    if len(branching) != depth:
+        raise ValueError(f"branching must be an integer or one integer per layer ({depth}), got {branching!r}")
+    return [check_integer(m, "branching", 1) for m in branching]
 
-    Draws, layer by layer, one permutation and then ``branching`` Gaussian matrices from ``rng``
-    (a legacy :class:`numpy.random.RandomState`, the order of the official generator).
+
+def transition_matrices(depth: int, branching, n_symbols: int, p: float, rng: np.random.RandomState,
+                        flip_scale: float = 1.0):
+    """One tree's matrices :math:`T_{d,c}`: shape ``(depth, branching, n_symbols, n_symbols)`` for an
+    integer ``branching``, a tuple of ``(m_d, n_symbols, n_symbols)`` layers for one branching per layer.
+
+    Draws, layer by layer, one permutation and then ``m_d`` Gaussian matrices from ``rng`` (a legacy
+    :class:`numpy.random.RandomState`, the order of the official generator). ``p`` is in [0, 1).
     """
-    for name, value, low in (("depth", depth, 1), ("branching", branching, 1), ("n_symbols", n_symbols, 2)):
-        check_integer(value, name, low)
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"p must be in [0, 1], got {p!r}")
-    T = np.empty((depth, branching, n_symbols, n_symbols))
-    for d in range(depth):
+    check_integer(depth, "depth", 1)
+    check_integer(n_symbols, "n_symbols", 2)
+    widths = _branchings(depth, branching)
+    p = check_probability(p, "p", closed_high=False)
+    layers = []
+    for m in widths:
         permutation = np.identity(n_symbols)[rng.permutation(n_symbols)]
-        for c in range(branching):
-            noise = _softmax_rows(rng.normal(0.0, flip_scale, (n_symbols, n_symbols)))
-            T[d, c] = (1 - p) * permutation + p * noise
-    return T
+        noise = np.stack([_softmax_rows(rng.normal(0.0, flip_scale, (n_symbols, n_symbols))) for _ in range(m)])
+        layers.append((1 - p) * permutation + p * noise)
+    return np.stack(layers) if isinstance(branching, (int, np.integer)) else tuple(layers)
 
 
-def paired_trees(depth: int, branching: int, n_symbols: int, p: float, seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
-    """The text tree's and the image tree's matrices, drawn in that order from ``RandomState(seed)``."""
+def paired_trees(depth: int, branching, n_symbols: int, p: float, seed: int = 42, p_image: float | None = None):
+    """The text tree's and the image tree's matrices, drawn in that order from ``RandomState(seed)``.
+
+    ``p_image`` (default ``p``) gives the image tree its own flip probability; the draws are the same.
+    """
     rng = np.random.RandomState(seed)
     text = transition_matrices(depth, branching, n_symbols, p, rng)
-    image = transition_matrices(depth, branching, n_symbols, p, rng)
+    image = transition_matrices(depth, branching, n_symbols, p if p_image is None else p_image, rng)
     return text, image
 
 
-def leaves_given_root(T: np.ndarray) -> np.ndarray:
+def check_tree(T, name: str = "T") -> tuple[np.ndarray, ...]:
+    """Validate a tree's matrices (a sequence of ``(m_d, S, S)`` layers of row-stochastic matrices)."""
+    try:
+        layers = tuple(np.asarray(layer, dtype=float) for layer in T)
+    except TypeError as err:
+        raise ValueError(f"{name} must be a sequence of (m, S, S) layers") from err
+    if not layers:
+        raise ValueError(f"{name} must have at least one layer (depth >= 1)")
+    S = layers[0].shape[-1]
+    for d, layer in enumerate(layers):
+        if layer.ndim != 3 or layer.shape[1:] != (S, S) or layer.shape[0] < 1:
+            raise ValueError(f"{name}[{d}] must have shape (m, {S}, {S}), got {layer.shape}")
+        if np.any(layer < 0) or not np.allclose(layer.sum(-1), 1.0, atol=1e-9):
+            raise ValueError(f"{name}[{d}] must hold row-stochastic matrices (non-negative rows summing to 1)")
+    return layers
+
+
+def _check_prior(prior, S: int) -> np.ndarray:
+    prior = np.full(S, 1.0 / S) if prior is None else np.asarray(prior, dtype=float)
+    if prior.shape != (S,) or np.any(prior < 0) or abs(prior.sum() - 1) > 1e-9:
+        raise ValueError(f"prior must be a probability vector of length {S}")
+    return prior
+
+
+def leaves_given_root(T) -> np.ndarray:
     r"""The matrix :math:`P(\text{leaves} = v \mid x_r = a)`, shape ``(n_symbols, n_symbols ** n_leaves)``.
 
     Leaves are in breadth-first order and a configuration's index reads them as the digits of a
     base-``n_symbols`` number, first leaf most significant. Only for small trees.
     """
-    depth, branching, S, _ = T.shape
-    n_leaves = branching**depth
+    layers = check_tree(T)
+    S = layers[0].shape[-1]
+    n_leaves = int(np.prod([layer.shape[0] for layer in layers]))
     if S**n_leaves > MAX_LEAF_CONFIGURATIONS:
         raise ValueError(f"a tree with {n_leaves} leaves over {S} symbols has {S**n_leaves} leaf configurations, "
                          f"more than {MAX_LEAF_CONFIGURATIONS}: too large to enumerate")
 
     def below(d: int) -> np.ndarray:  # P(leaves under a node at depth d | node)
-        if d == depth:
+        if d == len(layers):
             return np.identity(S)
         child = below(d + 1)
-        out = T[d, 0] @ child
-        for c in range(1, branching):
-            out = np.einsum("ai,aj->aij", out, T[d, c] @ child).reshape(S, -1)
+        out = layers[d][0] @ child
+        for c in range(1, layers[d].shape[0]):
+            out = np.einsum("ai,aj->aij", out, layers[d][c] @ child).reshape(S, -1)
         return out
 
     return below(0)
 
 
-def leaf_joint(text: np.ndarray, image: np.ndarray, prior=None) -> np.ndarray:
+def leaf_joint(text, image, prior=None) -> np.ndarray:
     r"""The exact joint law :math:`P(x_{\rm im}, x_{\rm tx}) = \sum_a \psi(a) P(x_{\rm im} \mid a) P(x_{\rm tx} \mid a)`.
 
     Rows are image leaf configurations, columns text ones. ``prior`` defaults to uniform.
     """
-    S = text.shape[-1]
-    prior = np.full(S, 1.0 / S) if prior is None else np.asarray(prior, dtype=float)
-    if prior.shape != (S,) or np.any(prior < 0) or abs(prior.sum() - 1) > 1e-9:
-        raise ValueError(f"prior must be a probability vector of length {S}")
+    S = check_tree(text)[0].shape[-1]
+    prior = _check_prior(prior, S)
     return (leaves_given_root(image).T * prior) @ leaves_given_root(text)
 
 
@@ -113,3 +155,108 @@ class TinyTree:
     def joint(self) -> np.ndarray:
         """The exact joint law of (image leaves, text leaves), rows image configurations."""
         return leaf_joint(*paired_trees(self.depth, self.branching, self.n_symbols, self.p, seed=self.seed))
+
+    def model(self) -> JGHM:
+        """The same tree as a :class:`JGHM`, for sampling and belief propagation."""
+        return JGHM.paper(p=self.p, depth=self.depth, branching=self.branching, n_symbols=self.n_symbols,
+                          seed=self.seed)
+
+
+# --- the model and its sampler ------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class JGHM:
+    """A joint generative hierarchical model: a root prior and the matrices of the image and text trees.
+
+    ``image`` and ``text`` are sequences of ``(m_d, S, S)`` layers; the two trees may differ in depth
+    and branching but share the symbol set. Build the paper's simulation model with :meth:`paper`.
+    """
+
+    image: tuple
+    text: tuple
+    prior: np.ndarray
+
+    def __post_init__(self):
+        image, text = check_tree(self.image, "image"), check_tree(self.text, "text")
+        if image[0].shape[-1] != text[0].shape[-1]:
+            raise ValueError("image and text trees must share the number of symbols, got "
+                             f"{image[0].shape[-1]} and {text[0].shape[-1]}")
+        object.__setattr__(self, "image", image)
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "prior", _check_prior(self.prior, image[0].shape[-1]))
+
+    @classmethod
+    def paper(cls, p: float = 0.2, depth: int = 4, branching=3, n_symbols: int = 10, seed: int = 42,
+              p_image: float | None = None, prior=None) -> JGHM:
+        """The simulation model of Oko et al. (2025): 10 symbols, depth 4, 3 children, matrices from seed 42
+        (text first), a uniform root; the same seed gives the same permutations and noise for every ``p``."""
+        text, image = paired_trees(depth, branching, n_symbols, p, seed=seed, p_image=p_image)
+        return cls(image=image, text=text, prior=prior)
+
+    @property
+    def n_symbols(self) -> int:
+        return self.image[0].shape[-1]
+
+    def n_leaves(self, modality: str) -> int:
+        return int(np.prod([layer.shape[0] for layer in self.tree(modality)]))
+
+    def tree(self, modality: str) -> tuple:
+        if modality not in ("image", "text"):
+            raise ValueError(f"modality must be 'image' or 'text', got {modality!r}")
+        return self.image if modality == "image" else self.text
+
+    def sample(self, n: int, seed: int | torch.Generator = 0, device=None, nodes: bool = False) -> Sample:
+        """``n`` independent (root, image leaves, text leaves) triples; see :func:`sample_tree`."""
+        check_integer(n, "n", 1)
+        dev = get_device(device)
+        gen = seed if isinstance(seed, torch.Generator) else torch.Generator(device=dev).manual_seed(seed)
+        prior = torch.as_tensor(self.prior, device=dev)
+        root = _inverse_cdf(torch.cumsum(prior, 0).expand(n, -1), torch.rand(n, generator=gen, device=dev))
+        image = sample_tree(self.image, root, gen)
+        text = sample_tree(self.text, root, gen)
+        if nodes:
+            return Sample(root=root, image=image[-1], text=text[-1], image_nodes=image, text_nodes=text)
+        return Sample(root=root, image=image[-1], text=text[-1])
+
+
+@dataclasses.dataclass
+class Sample:
+    """A batch of JGHM draws: ``root (n,)``, leaf symbols ``image (n, n_im)`` and ``text (n, n_tx)``
+    (breadth-first, ``int64``); with ``nodes=True`` also every depth's nodes, root first."""
+
+    root: torch.Tensor
+    image: torch.Tensor
+    text: torch.Tensor
+    image_nodes: list | None = None
+    text_nodes: list | None = None
+
+
+def _inverse_cdf(cdf: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """The index of the first cumulative probability above ``u`` (the last index if rounding leaves none)."""
+    return torch.clamp((u[..., None] >= cdf).sum(-1), max=cdf.shape[-1] - 1)
+
+
+def sample_tree(T, root: torch.Tensor, generator: torch.Generator) -> list[torch.Tensor]:
+    """Sample a tree below the given roots, one depth at a time (no loop over nodes or samples).
+
+    Child slot ``c`` of node ``j`` becomes node ``m j + c`` of the next depth. Returns the nodes of
+    every depth, ``[root (n, 1), ..., leaves (n, n_leaves)]``, as ``int64`` on ``root``'s device.
+    """
+    root = torch.as_tensor(root)
+    if root.ndim != 1:
+        raise ValueError(f"root must be a 1-D tensor of symbols, got shape {tuple(root.shape)}")
+    layers = check_tree(T)
+    S = layers[0].shape[-1]
+    if root.numel() and (root.min() < 0 or root.max() >= S):
+        raise ValueError(f"root symbols must be in [0, {S - 1}]")
+    dev = root.device
+    nodes = [root.long()[:, None]]
+    for layer in layers:
+        cdf = torch.cumsum(torch.as_tensor(layer, device=dev), dim=-1)  # (m, S, S)
+        parents = nodes[-1]  # (n, k)
+        m = layer.shape[0]
+        rows = cdf[torch.arange(m, device=dev)[None, None, :], parents[:, :, None]]  # (n, k, m, S)
+        u = torch.rand(rows.shape[:-1], generator=generator, device=dev, dtype=rows.dtype)
+        nodes.append(_inverse_cdf(rows, u).reshape(parents.shape[0], -1))
+    return nodes

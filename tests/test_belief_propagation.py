@@ -1,0 +1,140 @@
+"""Belief propagation against brute-force enumeration of tiny trees, for every posterior it returns."""
+
+import numpy as np
+import pytest
+import torch
+
+from mmtheory import belief_propagation as bp
+from mmtheory.jghm import JGHM, leaf_joint, leaves_given_root
+
+TINY = [
+    JGHM.paper(p=0.3, depth=2, branching=2, n_symbols=3, seed=42),
+    JGHM.paper(p=0.5, depth=2, branching=(2, 1), n_symbols=3, seed=7, p_image=0.15, prior=[0.5, 0.3, 0.2]),
+    JGHM.paper(p=0.0, depth=2, branching=2, n_symbols=3, seed=1),  # permutations only: zeros everywhere
+]
+
+
+def configurations(n_leaves: int, S: int) -> torch.Tensor:
+    """Every leaf configuration, in the order of :func:`leaves_given_root` (first leaf most significant)."""
+    index = np.arange(S**n_leaves)
+    digits = [(index // S ** (n_leaves - 1 - i)) % S for i in range(n_leaves)]
+    return torch.as_tensor(np.stack(digits, 1))
+
+
+def joint(model):
+    return leaf_joint(model.text, model.image, model.prior)  # rows image, columns text
+
+
+@pytest.mark.parametrize("model", TINY)
+def test_root_posteriors_and_clip_score(model):
+    S = model.n_symbols
+    images, texts = configurations(model.n_leaves("image"), S), configurations(model.n_leaves("text"), S)
+    for modality, leaves in (("image", images), ("text", texts)):
+        likelihood = leaves_given_root(model.tree(modality)).T * model.prior  # (configs, S)
+        seen = likelihood.sum(1) > 0
+        exact = likelihood[seen] / likelihood[seen].sum(1, keepdims=True)
+        np.testing.assert_allclose(bp.root_posterior(model, modality, leaves[seen]).numpy(), exact, atol=1e-12)
+    P = joint(model)
+    rows, cols = P.sum(1) > 0, P.sum(0) > 0
+    seen = P[np.ix_(rows, cols)]
+    with np.errstate(divide="ignore"):
+        pmi = np.log(seen / np.outer(seen.sum(1), seen.sum(0)))
+    score = bp.clip_score(model, images[rows], texts[cols]).numpy()
+    finite = np.isfinite(pmi)
+    assert np.array_equal(finite, np.isfinite(score))
+    np.testing.assert_allclose(score[finite], pmi[finite], atol=1e-9)
+
+
+@pytest.mark.parametrize("model", TINY)
+def test_label_posterior(model):
+    S = model.n_symbols
+    images, texts = configurations(model.n_leaves("image"), S), configurations(model.n_leaves("text"), S)
+    P = joint(model)
+    seen = P.sum(1) > 0
+    label = np.stack([P[:, texts[:, 0].numpy() == c].sum(1) for c in range(S)], 1)[seen]
+    np.testing.assert_allclose(bp.label_posterior(model, images[seen]).numpy(),
+                               label / label.sum(1, keepdims=True), atol=1e-12)
+    np.testing.assert_allclose(bp.label_prior(model), label.sum(0) / label.sum(), atol=1e-12)
+
+
+@pytest.mark.parametrize("model", TINY)
+def test_denoising_mean(model):
+    S, rng = model.n_symbols, np.random.default_rng(0)
+    images, texts = configurations(model.n_leaves("image"), S), configurations(model.n_leaves("text"), S)
+    P, sigma = joint(model), 0.7
+    possible = np.flatnonzero(P.sum(0) > 0)
+    for t in rng.choice(possible, size=min(5, possible.size), replace=False):
+        z = images[rng.integers(len(images))].double() + sigma * torch.as_tensor(rng.normal(size=images.shape[1]))
+        weight = P[:, t] * np.exp(-((z.numpy() - images.numpy()) ** 2).sum(1) / (2 * sigma**2))
+        exact = weight @ images.numpy() / weight.sum()
+        got = bp.denoising_mean(model, z[None], texts[t][None], sigma)[0].numpy()
+        np.testing.assert_allclose(got, exact, atol=1e-9)
+        weight = P.sum(1) * np.exp(-((z.numpy() - images.numpy()) ** 2).sum(1) / (2 * sigma**2))
+        np.testing.assert_allclose(bp.denoising_mean(model, z[None], None, sigma)[0].numpy(),
+                                   weight @ images.numpy() / weight.sum(), atol=1e-9)
+
+
+@pytest.mark.parametrize("model", TINY)
+def test_next_token_posteriors(model):
+    S = model.n_symbols
+    images, texts = configurations(model.n_leaves("image"), S), configurations(model.n_leaves("text"), S)
+    P = joint(model)
+    rng = np.random.default_rng(1)
+    nonzero = np.argwhere(P > 0)
+    for i, t in nonzero[rng.choice(len(nonzero), size=min(6, len(nonzero)), replace=False)]:
+        got = bp.next_token_posteriors(model, texts[t][None], images[i][None], chunk=1)[0].numpy()
+        for j in range(texts.shape[1] - 1):
+            agree = (texts[:, : j + 1] == texts[t, : j + 1]).all(1).numpy()
+            mass = np.array([P[i, agree & (texts[:, j + 1].numpy() == c)].sum() for c in range(S)])
+            np.testing.assert_allclose(got[j], mass / mass.sum(), atol=1e-12)
+
+
+@pytest.mark.parametrize("model", TINY[:2])
+def test_every_node_marginal_against_enumeration(model):
+    """Middle nodes too: enumerate the hidden depth-1 nodes of a depth-2 image tree."""
+    T, S = model.image, model.n_symbols
+    m0, m1 = T[0].shape[0], T[1].shape[0]
+    leaves = torch.tensor([[2, 0, 1, 1][: m0 * m1]])
+    got = bp.marginals(T, bp.symbol_evidence(leaves, S), model.prior)
+    weight = np.zeros((S,) + (S,) * m0)
+    for a in range(S):
+        for mids in np.ndindex(*(S,) * m0):
+            w = model.prior[a] * np.prod([T[0][c, a, mids[c]] for c in range(m0)])
+            w *= np.prod([T[1][c, mids[j], leaves[0, j * m1 + c]] for j in range(m0) for c in range(m1)])
+            weight[(a,) + mids] = w
+    weight /= weight.sum()
+    np.testing.assert_allclose(got[0][0, 0].numpy(), weight.reshape(S, -1).sum(1), atol=1e-12)
+    for j in range(m0):
+        axes = tuple(k for k in range(m0 + 1) if k != j + 1)
+        np.testing.assert_allclose(got[1][0, j].numpy(), weight.sum(axis=axes), atol=1e-12)
+    np.testing.assert_allclose(got[2][0].numpy(), torch.nn.functional.one_hot(leaves[0], S).numpy(), atol=1e-12)
+
+
+def test_posterior_mean_identity_on_the_paper_tree():
+    """For m = E[x | z]: E[m^2] = E[m x] (the official repository's own check)."""
+    model = JGHM.paper(p=0.2)
+    gen = torch.Generator().manual_seed(0)
+    s = model.sample(4000, gen)
+    x = s.image.double()
+    m = bp.denoising_mean(model, x + torch.randn(x.shape, generator=gen, dtype=torch.float64), s.text)
+    gap = ((m * m).sum(1) - (m * x).sum(1)).numpy()
+    assert abs(gap.mean()) < 4 * gap.std() / np.sqrt(gap.size)
+    assert abs(gap.mean()) < 0.5  # of a summed squared error of about 33
+
+
+def test_leaf_path_and_bad_input():
+    model = JGHM.paper(p=0.2, depth=3, branching=(2, 3, 2), n_symbols=4)
+    assert bp.leaf_path(model.text, 0) == [0, 0, 0]
+    assert bp.leaf_path(model.text, 11) == [1, 2, 1]  # 11 = (1 * 3 + 2) * 2 + 1
+    with pytest.raises(ValueError, match="leaf must be"):
+        bp.leaf_path(model.text, 12)
+    with pytest.raises(ValueError, match=r"leaf symbols must be in \[0, 3\]"):
+        bp.root_posterior(model, "image", torch.full((2, 12), 4))
+    with pytest.raises(ValueError, match=r"evidence must have shape \(n, 12, 4\)"):
+        bp.upward(model.image, torch.zeros(2, 11, 4))
+    with pytest.raises(ValueError, match="leaves must be an integer tensor"):
+        bp.symbol_evidence(torch.zeros(2, 12), 4)
+    with pytest.raises(ValueError, match="sigma must be > 0"):
+        bp.gaussian_evidence(torch.zeros(2, 12), 4, sigma=0.0)
+    with pytest.raises(ValueError, match="modality must be"):
+        bp.root_posterior(model, "audio", torch.zeros(2, 12, dtype=torch.long))

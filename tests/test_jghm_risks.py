@@ -1,0 +1,91 @@
+"""The JGHM tasks: the CLIP loss's invariances, and Bayes risks against the paper's reference table."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from mmtheory import belief_propagation as bp
+from mmtheory.jghm import JGHM
+from mmtheory.jghm_risks import Risk, bayes_risk, clip_loss, draw_prompts, zero_shot_logits
+
+# Oko et al. (2025), official repository's figure data (Bayes, about 10,000 samples each); sums of
+# both CLIP directions with K = 4, ZSC cross-entropy, CDM summed squared error (sigma = 1), VLM per token.
+REFERENCE = {
+    0.02: {"clip": 0.401, "zsc": 0.409, "cdm": 4.93, "vlm": 0.180},
+    0.20: {"clip": 0.581, "zsc": 1.842, "cdm": 33.04, "vlm": 1.154},
+    0.40: {"clip": 1.559, "zsc": 2.254, "cdm": 52.75, "vlm": 1.806},
+}
+SAMPLES = {"clip": 3000, "zsc": 3000, "cdm": 3000, "vlm": 300}
+
+
+def test_clip_loss_is_shift_invariant_but_not_under_a_function_of_one_input():
+    g = torch.Generator().manual_seed(0)
+    pos, neg_t, neg_i = torch.randn(64, generator=g), torch.randn(64, 3, generator=g), torch.randn(64, 3, generator=g)
+    base = clip_loss(pos, neg_t, neg_i)
+    assert clip_loss(pos + 2.5, neg_t + 2.5, neg_i + 2.5) == pytest.approx(float(base), abs=1e-12)
+    # S + f(x_image): the image-anchored term is unchanged, the text-anchored term is not
+    f_pos, f_neg = torch.randn(64, generator=g), torch.randn(64, 3, generator=g)
+    shifted = clip_loss(pos + f_pos, neg_t + f_pos[:, None], neg_i + f_neg)
+    assert abs(float(shifted - base)) > 1e-2
+    assert float(clip_loss(torch.zeros(5), torch.zeros(5, 3), torch.zeros(5, 3))) == pytest.approx(2 * math.log(4))
+
+
+@pytest.mark.parametrize("p", sorted(REFERENCE))
+@pytest.mark.parametrize("task", ["clip", "zsc", "cdm", "vlm"])
+def test_bayes_risks_match_the_reference_table(p, task):
+    risk = bayes_risk(JGHM.paper(p=p), task, n=SAMPLES[task], seed=11)
+    reference_se = risk.se * math.sqrt(risk.n / 10_000)  # the reference is itself a 10,000-sample mean
+    assert abs(risk.mean - REFERENCE[p][task]) < 3 * math.hypot(risk.se, reference_se), str(risk)
+
+
+def test_misspecified_bp_is_worse_out_of_distribution_and_equal_in_distribution():
+    truth, trained = JGHM.paper(p=0.02), JGHM.paper(p=0.2)
+    bayes = bayes_risk(truth, "cdm", n=1500, seed=3)
+    wrong = bayes_risk(truth, "cdm", n=1500, seed=3, bp_model=trained)
+    assert wrong.mean > bayes.mean + 10 * wrong.se  # reference: 10.0 against 4.93
+    same = bayes_risk(trained, "zsc", n=500, seed=3, bp_model=JGHM.paper(p=0.2))
+    assert same.mean == pytest.approx(bayes_risk(trained, "zsc", n=500, seed=3).mean, abs=1e-12)
+
+
+def test_zero_shot_with_the_exact_score_approaches_bayes_as_prompts_grow():
+    model = JGHM.paper(p=0.2)
+    gen = torch.Generator().manual_seed(5)
+    s = model.sample(1500, gen)
+    log_prior = np.log(bp.label_prior(model))
+    risks = []
+    for M in (5, 100):
+        prompts = draw_prompts(model, M, gen)
+        assert prompts.shape == (10, M, 81) and bool((prompts[:, :, 0] == torch.arange(10)[:, None]).all())
+        logits = zero_shot_logits(lambda x, y: bp.clip_score(model, x, y), s.image, prompts, log_prior)
+        risks.append(Risk.of(-torch.log_softmax(logits, 1).gather(1, s.text[:, :1])[:, 0]))
+    exact = Risk.of(-torch.log(bp.label_posterior(model, s.image).gather(1, s.text[:, :1]))[:, 0])
+    assert risks[0].mean > risks[1].mean > exact.mean  # about 3.3, 1.9, 1.85
+    assert risks[1].mean - exact.mean < 0.15
+
+
+@pytest.mark.parametrize("kwargs, message", [({"task": "vqa"}, "task must be one of"), ({"n": 1}, "n must be"),
+                                             ({"sigma": -1.0}, "sigma must be > 0"), ({"K": 1}, "K must be")])
+def test_bad_risk_arguments(kwargs, message):
+    args = {"model": JGHM.paper(p=0.2, depth=2, branching=2), "task": "clip", "n": 10} | kwargs
+    with pytest.raises(ValueError, match=message):
+        bayes_risk(**args)
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.0, "0.2"])
+def test_flip_probability_outside_the_unit_interval_is_refused(p):
+    with pytest.raises(ValueError, match=r"p must be in \[0, 1\)"):
+        JGHM.paper(p=p)
+
+
+def test_malformed_trees_are_refused():
+    model = JGHM.paper(p=0.2, depth=2, branching=2, n_symbols=3)
+    with pytest.raises(ValueError, match="depth must be an integer >= 1"):
+        JGHM.paper(depth=0)
+    with pytest.raises(ValueError, match="row-stochastic"):
+        JGHM(image=[model.image[0] * 2], text=model.text, prior=None)
+    with pytest.raises(ValueError, match="share the number of symbols"):
+        JGHM(image=JGHM.paper(n_symbols=4, depth=1).image, text=model.text, prior=None)
+    with pytest.raises(ValueError, match="branching must be"):
+        JGHM.paper(depth=2, branching=(2, 2, 2))

@@ -58,15 +58,21 @@ def _log_matmul(log_x: torch.Tensor, M: torch.Tensor, spec: str) -> torch.Tensor
 # --- leaf evidence ----------------------------------------------------------------------------------
 
 
-def symbol_evidence(leaves: torch.Tensor, n_symbols: int, observed: torch.Tensor | None = None) -> torch.Tensor:
-    """Log-evidence ``(n, k, S)`` of observed leaf symbols: 0 at the symbol, :math:`-\\infty` elsewhere;
-    0 everywhere at leaves where the boolean mask ``observed`` (broadcast to ``(n, k)``) is false."""
+def _check_leaves(leaves, n_symbols: int, n_leaves: int | None = None) -> torch.Tensor:
     leaves = torch.as_tensor(leaves)
-    if leaves.ndim != 2 or leaves.dtype.is_floating_point:
-        raise ValueError(f"leaves must be an integer tensor of shape (n, k), got {leaves.dtype} {tuple(leaves.shape)}")
+    if leaves.ndim != 2 or leaves.dtype.is_floating_point or (n_leaves is not None and leaves.shape[1] != n_leaves):
+        shape = "(n, k)" if n_leaves is None else f"(n, {n_leaves})"
+        raise ValueError(f"leaves must be an integer tensor of shape {shape}, got {leaves.dtype} {tuple(leaves.shape)}")
     if leaves.numel() and (leaves.min() < 0 or leaves.max() >= n_symbols):
         raise ValueError(f"leaf symbols must be in [0, {n_symbols - 1}], got values in "
                          f"[{int(leaves.min())}, {int(leaves.max())}]")
+    return leaves.long()
+
+
+def symbol_evidence(leaves: torch.Tensor, n_symbols: int, observed: torch.Tensor | None = None) -> torch.Tensor:
+    """Log-evidence ``(n, k, S)`` of observed leaf symbols: 0 at the symbol, :math:`-\\infty` elsewhere;
+    0 everywhere at leaves where the boolean mask ``observed`` (broadcast to ``(n, k)``) is false."""
+    leaves = _check_leaves(leaves, n_symbols)
     hit = torch.nn.functional.one_hot(leaves.long(), n_symbols).bool()
     evidence = torch.zeros(hit.shape, dtype=DTYPE, device=leaves.device).masked_fill(~hit, -torch.inf)
     if observed is not None:
@@ -111,12 +117,17 @@ def upward(T, evidence: torch.Tensor) -> Upward:
         raise ValueError(f"evidence must have shape (n, {n_leaves}, {S}), got {tuple(evidence.shape)}")
     h, q = [_normalised(evidence.to(DTYPE))], []
     for t in reversed(Ts):  # layer d maps depth d to depth d + 1
-        m = t.shape[0]
-        child = h[0].reshape(h[0].shape[0], -1, m, S)  # (n, parents, m, S)
-        message = _log_matmul(child, t, "njcb,cab->njca")
-        q.insert(0, message.reshape(h[0].shape))
-        h.insert(0, _normalised(message.sum(2)))
+        message, parent = _up_step(h[0], t)
+        q.insert(0, message)
+        h.insert(0, parent)
     return Upward(h=h, q=[None] + q)
+
+
+def _up_step(h: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One layer of the upward pass: the children's messages ``q`` ``(n, nodes, S)`` and the parents' ``h``."""
+    m, S = t.shape[0], t.shape[-1]
+    message = _log_matmul(h.reshape(h.shape[0], -1, m, S), t, "njcb,cab->njca")  # (n, parents, m, S)
+    return message.reshape(h.shape), _normalised(message.sum(2))
 
 
 def downward(T, up: Upward, root_outside: torch.Tensor) -> list[torch.Tensor]:
@@ -141,13 +152,15 @@ def downward(T, up: Upward, root_outside: torch.Tensor) -> list[torch.Tensor]:
     return beta
 
 
-def marginals(T, evidence: torch.Tensor, prior, root_message: torch.Tensor | None = None) -> list[torch.Tensor]:
+def marginals(T, evidence: torch.Tensor, prior, root_message: torch.Tensor | None = None,
+              leaves_only: bool = False) -> list[torch.Tensor]:
     """Posterior marginals ``(n, nodes, S)`` of every node of one tree, depth by depth, given its leaf
     evidence and (optionally) the other tree's root message :math:`h_r^{\\rm other}` ``(n, S)``."""
     outside = torch.log(torch.as_tensor(prior, dtype=DTYPE, device=evidence.device)).expand(evidence.shape[0], -1)
     if root_message is not None:
         outside = outside + root_message
-    return [torch.softmax(beta, -1) for beta in downward(T, upward(T, evidence), outside)]
+    beta = downward(T, upward(T, evidence), outside)
+    return [torch.softmax(b, -1) for b in (beta[-1:] if leaves_only else beta)]
 
 
 # --- the Bayes quantities of the four tasks ---------------------------------------------------------
@@ -158,8 +171,19 @@ def _prior(model: JGHM, device) -> torch.Tensor:
 
 
 def root_message(model: JGHM, modality: str, leaves: torch.Tensor) -> torch.Tensor:
-    """:math:`h_r` ``(n, S)`` of one tree with all its leaf symbols observed (max-normalised)."""
-    return upward(model.tree(modality), symbol_evidence(leaves, model.n_symbols)).root
+    """:math:`h_r` ``(n, S)`` of one tree with all its leaf symbols observed (max-normalised).
+
+    The same as ``upward(T, symbol_evidence(leaves, S)).root``, faster: an observed leaf's message
+    is read off the matrix, :math:`q_v(a) = \\log T(a, x_v)`, with no sum over symbols."""
+    leaves = _check_leaves(leaves, model.n_symbols, model.n_leaves(modality))
+    Ts = _matrices(model.tree(modality), leaves.device)
+    m = Ts[-1].shape[0]
+    log_t = torch.log(Ts[-1]).transpose(1, 2)  # [c, b, a] = log T_c(a, b)
+    slots = torch.arange(m, device=leaves.device)
+    h = _normalised(log_t[slots, leaves.reshape(leaves.shape[0], -1, m)].sum(2))  # (n, parents, S)
+    for t in reversed(Ts[:-1]):
+        h = _up_step(h, t)[1]
+    return h[:, 0]
 
 
 def root_posterior(model: JGHM, modality: str, leaves: torch.Tensor) -> torch.Tensor:
@@ -216,7 +240,7 @@ def denoising_mean(model: JGHM, z: torch.Tensor, text: torch.Tensor | None = Non
     conditions on :math:`z` alone."""
     S = model.n_symbols
     message = None if text is None else root_message(model, "text", text)
-    leaves = marginals(model.image, gaussian_evidence(z, S, sigma), model.prior, message)[-1]
+    leaves = marginals(model.image, gaussian_evidence(z, S, sigma), model.prior, message, leaves_only=True)[-1]
     return leaves @ torch.arange(S, dtype=DTYPE, device=leaves.device)
 
 
@@ -240,7 +264,8 @@ def next_token_posteriors(model: JGHM, text: torch.Tensor, image: torch.Tensor |
         message = None
         if image is not None:
             message = root_message(model, "image", image[start:start + chunk]).repeat_interleave(n_tx - 1, 0)
-        posterior = marginals(model.text, symbol_evidence(leaves, S, observed), model.prior, message)[-1]
+        posterior = marginals(model.text, symbol_evidence(leaves, S, observed), model.prior, message,
+                              leaves_only=True)[-1]
         posterior = posterior.reshape(b, n_tx - 1, n_tx, S)
         index = torch.arange(1, n_tx, device=text.device)
         out.append(posterior[:, index - 1, index])

@@ -1,0 +1,505 @@
+r"""Training and evaluating the JGHM transformers of Oko et al. (2025) (the protocol of the reference note, §6.0).
+
+Every network is trained **online**: each step draws a fresh batch from the JGHM with a seeded
+:class:`torch.Generator` on the device, so the training loss is itself an unbiased estimate of the risk, and
+the reported in-distribution risk (``final``) is the mean of the last 100 training losses, as in the paper.
+The optimiser is AdamW (:math:`\beta = (0.9, 0.999)`, :math:`\epsilon = 10^{-8}`, decoupled weight decay),
+with the step decayed along a cosine from ``lr_max`` to ``lr_min`` over the run (no warm-up) and the gradient
+norm clipped. The four objectives are those of :mod:`mmtheory.jghm_risks`:
+
+* :func:`train_clip`: two :class:`~mmtheory.jghm_transformers.TreeEncoder` trained on the :math:`K`-way symmetric
+  CLIP loss of the scores :math:`\langle f(x_{\rm im}), g(x_{\rm tx})\rangle`, optionally with BP guidance;
+* :func:`train_denoiser`: a :class:`~mmtheory.jghm_transformers.DenoisingTransformer` on the summed squared error,
+  conditioned on a frozen CLIP text embedding or (joint training) on the raw text leaves;
+* :func:`train_next_token`: a :class:`~mmtheory.jghm_transformers.NextTokenTransformer` on the per-token
+  cross-entropy, conditioned on a frozen CLIP image embedding or on the raw image leaves.
+
+A run with ``config.checkpoint`` saves its whole state every ``checkpoint_every`` steps and, started again,
+resumes from it: on the CPU the resumed run ends with exactly the parameters and loss history of an
+uninterrupted one. The ``evaluate_*`` functions score trained networks on held-out draws; they draw the same
+test data as :func:`mmtheory.jghm_risks.bayes_risk` with the same ``seed`` on the same device, so the
+model-minus-Bayes differences are paired.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import belief_propagation as bp
+from .checks import check_integer
+from .io import load_checkpoint, save_checkpoint
+from .jghm import JGHM
+from .jghm_risks import ClipBatch, Risk, clip_batch, clip_loss, draw_prompts, zero_shot_logits
+from .jghm_transformers import (
+    DenoisingTransformer, NextTokenTransformer, TreeEncoder, guidance_penalty, guidance_targets, guided_blocks,
+)
+from .runtime import get_device, progress
+
+EVAL_SEED = 10**6  # held-out draws: a seed no training run uses by default
+FINAL_WINDOW = 100  # the in-distribution risk is the mean of the last 100 training losses
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """The training protocol: ``steps`` AdamW steps on fresh batches of ``batch`` draws, the step decayed
+    along a cosine from ``lr_max`` to ``lr_min``, gradients clipped to norm ``clip_norm``; ``K`` is the
+    CLIP batch of one positive and ``K - 1`` negatives per anchor, ``guidance`` the weight of the BP-guidance
+    penalty (CLIP only; 0 turns it off). Losses are copied off the device every ``record_every`` steps; with a
+    ``checkpoint`` path the state is saved every ``checkpoint_every`` steps and a run resumes from it.
+    ``seed`` seeds both the initialisation and the data stream."""
+
+    steps: int = 1000
+    batch: int = 128
+    lr_max: float = 1e-3
+    lr_min: float = 1e-6
+    weight_decay: float = 1e-3
+    clip_norm: float = 1.0
+    K: int = 4
+    guidance: float = 0.0
+    record_every: int = 100
+    checkpoint: str | os.PathLike | None = None
+    checkpoint_every: int = 1000
+    seed: int = 0
+
+    def __post_init__(self):
+        for name, low in (("steps", 1), ("batch", 1), ("K", 2), ("record_every", 1), ("checkpoint_every", 1),
+                          ("seed", 0)):
+            check_integer(getattr(self, name), name, low)
+        for name in ("lr_max", "lr_min", "weight_decay", "clip_norm", "guidance"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                    or not np.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+        if not self.lr_max > 0:
+            raise ValueError(f"lr_max must be > 0, got {self.lr_max!r}")
+        if not 0 <= self.lr_min <= self.lr_max:
+            raise ValueError(f"lr_min must be in [0, lr_max = {self.lr_max}], got {self.lr_min!r}")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if not self.clip_norm > 0:
+            raise ValueError(f"clip_norm must be > 0, got {self.clip_norm!r}")
+        if not self.guidance >= 0:
+            raise ValueError(f"guidance must be >= 0, got {self.guidance!r}")
+        if self.checkpoint is not None and not isinstance(self.checkpoint, (str, os.PathLike)):
+            raise ValueError(f"checkpoint must be a path or None, got {self.checkpoint!r}")
+
+
+# --- the generic loop -------------------------------------------------------------------------------
+
+
+def _identity(modules, config: TrainConfig, desc: str, key: str) -> dict:
+    """What a checkpoint must agree on to be resumed: the run, its protocol and its parameter shapes."""
+    fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
+              if f.name not in ("checkpoint", "checkpoint_every", "record_every")}
+    shapes = {f"{i}.{name}": tuple(p.shape) for i, m in enumerate(modules) for name, p in m.named_parameters()}
+    return {"desc": desc, "key": key, "config": fields, "parameters": shapes}
+
+
+def _fingerprint(model: JGHM, *extra) -> str:
+    """A digest of the JGHM's matrices and prior and of ``extra`` (numbers, frozen modules), for checkpoints."""
+    digest = hashlib.sha256()
+    for array in (*model.image, *model.text, model.prior):
+        digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
+    for item in extra:
+        if isinstance(item, torch.nn.Module):
+            for tensor in item.state_dict().values():
+                digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        else:
+            digest.update(repr(item).encode())
+    return digest.hexdigest()
+
+
+def _train(modules: list[torch.nn.Module], loss_fn, config: TrainConfig, device: torch.device,
+           desc: str, key: str = "") -> tuple[np.ndarray, float]:
+    """Train ``modules`` in place; returns the per-step training losses (all ``config.steps`` of them,
+    resumed ones included) and the seconds this call trained.
+
+    ``loss_fn(generator) -> (loss, penalty)`` draws a fresh batch from ``generator`` and returns the
+    scalar loss and a penalty (``None`` for none); the step minimises ``loss + config.guidance * penalty``
+    and records ``loss``. A checkpoint is resumed only by a run with the same ``desc``, ``key`` (a digest of
+    whatever else the loss depends on: see :func:`_fingerprint`), protocol and parameter shapes.
+    """
+    params = [p for m in modules for p in m.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.lr_max, betas=(0.9, 0.999), eps=1e-8,
+                                  weight_decay=config.weight_decay)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.steps, eta_min=config.lr_min)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    identity = _identity(modules, config, desc, key)
+    history: list[float] = []
+    start = 0
+    state = None if config.checkpoint is None else load_checkpoint(config.checkpoint)
+    if state is not None:
+        if state["identity"] != identity:
+            raise ValueError(f"checkpoint {str(config.checkpoint)!r} belongs to another run (other model, "
+                             "config or task): delete it or choose another path")
+        for module, saved in zip(modules, state["modules"]):
+            module.load_state_dict(saved)
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["scheduler"])
+        generator.set_state(state["generator"])
+        history, start = list(state["history"]), state["step"]
+
+    pending: list[torch.Tensor] = []  # losses still on the device: one transfer per record_every steps
+
+    def flush(step: int):
+        if pending:
+            values = torch.stack(pending).double().cpu().tolist()
+            pending.clear()
+            if not np.all(np.isfinite(values)):
+                raise FloatingPointError(f"{desc}: the training loss is not finite by step {step}")
+            history.extend(values)
+
+    for module in modules:
+        module.train()
+    began = time.perf_counter()
+    bar = progress(range(start, config.steps), desc=desc, total=config.steps, initial=start)
+    for step in bar:
+        loss, penalty = loss_fn(generator)
+        objective = loss if penalty is None else loss + config.guidance * penalty
+        optimizer.zero_grad(set_to_none=True)
+        objective.backward()
+        torch.nn.utils.clip_grad_norm_(params, config.clip_norm)
+        optimizer.step()
+        schedule.step()
+        pending.append(loss.detach())
+        done = step + 1
+        if done % config.record_every == 0 or done == config.steps:
+            flush(done)
+            bar.set_postfix(loss=f"{history[-1]:.4f}", refresh=False)
+        if config.checkpoint is not None and (done % config.checkpoint_every == 0 or done == config.steps):
+            flush(done)
+            save_checkpoint(config.checkpoint, {
+                "identity": identity, "step": done, "history": history,
+                "modules": [m.state_dict() for m in modules], "optimizer": optimizer.state_dict(),
+                "scheduler": schedule.state_dict(), "generator": generator.get_state(),
+            })
+    for module in modules:
+        module.eval()
+    return np.asarray(history), time.perf_counter() - began
+
+
+def _final(history: np.ndarray) -> float:
+    return float(history[-min(FINAL_WINDOW, len(history)):].mean())
+
+
+def _built(build, seed: int, device: torch.device):
+    """A module built under a seeded CPU generator (the same initialisation wherever it is called from)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build().to(device)
+
+
+def _check_model(model) -> JGHM:
+    if not isinstance(model, JGHM):
+        raise ValueError(f"model must be a JGHM, got {type(model).__name__}")
+    return model
+
+
+def _check_config(config) -> TrainConfig:
+    if not isinstance(config, TrainConfig):
+        raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
+    return config
+
+
+def _check_encoder(encoder, model: JGHM, modality: str, name: str) -> TreeEncoder:
+    if not isinstance(encoder, TreeEncoder):
+        raise ValueError(f"{name} must be a TreeEncoder, got {type(encoder).__name__}")
+    if encoder.n_symbols != model.n_symbols or encoder.n_leaves != model.n_leaves(modality):
+        raise ValueError(f"{name} encodes {encoder.n_leaves} leaves over {encoder.n_symbols} symbols, but the "
+                         f"model's {modality} tree has {model.n_leaves(modality)} over {model.n_symbols}")
+    return encoder
+
+
+def _device_of(module: torch.nn.Module) -> torch.device:
+    return next(module.parameters()).device
+
+
+def _no_guidance(config: TrainConfig, task: str):
+    if config.guidance > 0:
+        raise ValueError(f"guidance must be 0 for {task}: BP guidance is implemented for the CLIP encoders only, "
+                         f"got {config.guidance}")
+
+
+# --- CLIP ---------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class ClipRun:
+    """Two CLIP encoders trained together, their per-step training losses, and ``final``, the mean of the
+    last 100 (an online estimate of the CLIP risk)."""
+
+    image_encoder: TreeEncoder
+    text_encoder: TreeEncoder
+    history: np.ndarray
+    final: float
+    seconds: float
+    config: TrainConfig
+
+
+def _encode(encoder: TreeEncoder, T, anchors: torch.Tensor, negatives: torch.Tensor, guided: bool):
+    """Embeddings of ``anchors (n, k)`` and ``negatives (n, K-1, k)`` in one pass, and the guidance penalty
+    over all of them (``None`` unless ``guided``)."""
+    n = anchors.shape[0]
+    leaves = torch.cat([anchors, negatives.flatten(0, 1)])
+    penalty = None
+    if guided:
+        embedding, hidden = encoder(leaves, return_hidden=True)
+        penalty = guidance_penalty(hidden, guidance_targets(T, leaves, encoder.n_layers))
+    else:
+        embedding = encoder(leaves)
+    return embedding[:n], embedding[n:].reshape(n, negatives.shape[1], -1), penalty
+
+
+def _clip_losses(image_encoder: TreeEncoder, text_encoder: TreeEncoder, model: JGHM, batch: ClipBatch,
+                 guided: bool = False):
+    """Per-pair CLIP losses ``(n,)`` of the inner-product score, and the summed guidance penalty of both encoders."""
+    image, negative_image, image_penalty = _encode(image_encoder, model.image, batch.image, batch.negative_image,
+                                                   guided)
+    text, negative_text, text_penalty = _encode(text_encoder, model.text, batch.text, batch.negative_text, guided)
+    losses = clip_loss((image * text).sum(-1), torch.einsum("ne,nke->nk", image, negative_text),
+                       torch.einsum("nke,ne->nk", negative_image, text), reduce=False)
+    return losses, (image_penalty + text_penalty if guided else None)
+
+
+def train_clip(model: JGHM, config: TrainConfig, device=None, **encoder_kwargs) -> ClipRun:
+    """Train an image and a text :class:`TreeEncoder` (``encoder_kwargs``: ``d``, ``n_layers``, ``n_heads``,
+    ``embed_dim``) on the :math:`K`-way CLIP loss of fresh draws from ``model``, plus ``config.guidance`` times
+    the BP-guidance penalty of both encoders when it is positive."""
+    model, config = _check_model(model), _check_config(config)
+    dev = get_device(device)
+    encoders = [_built(lambda m=modality: TreeEncoder(model.n_symbols, model.n_leaves(m), **encoder_kwargs),
+                       config.seed + i, dev) for i, modality in enumerate(("image", "text"))]
+    guided = config.guidance > 0
+    if guided:
+        for encoder, modality in zip(encoders, ("image", "text")):
+            needed = guided_blocks(model.tree(modality), encoder.n_layers) * model.n_symbols
+            if encoder.d < needed:
+                raise ValueError(f"d must be >= (guided blocks) x S = {needed} for guidance on the {modality} tree, "
+                                 f"got d={encoder.d}")
+
+    def loss_fn(generator):
+        batch = clip_batch(model, config.batch, config.K, generator)
+        losses, penalty = _clip_losses(*encoders, model, batch, guided)
+        return losses.mean(), penalty
+
+    history, seconds = _train(encoders, loss_fn, config, dev, "CLIP" + (" (guided)" if guided else ""),
+                              _fingerprint(model))
+    return ClipRun(image_encoder=encoders[0], text_encoder=encoders[1], history=history, final=_final(history),
+                   seconds=seconds, config=config)
+
+
+# --- conditional denoising ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class DenoiserRun:
+    """A trained denoiser, the frozen text encoder it is conditioned on (``None``: joint training on the text
+    leaves), the noise level, and the training losses (``final``: the mean of the last 100)."""
+
+    denoiser: DenoisingTransformer
+    text_encoder: TreeEncoder | None
+    sigma: float
+    history: np.ndarray
+    final: float
+    seconds: float
+    config: TrainConfig
+
+
+def _condition(encoder: TreeEncoder | None, leaves: torch.Tensor) -> torch.Tensor:
+    """The conditioning input: the frozen encoder's embedding of ``leaves``, or the leaves themselves."""
+    if encoder is None:
+        return leaves
+    with torch.no_grad():
+        return encoder(leaves)
+
+
+def _noisy(image: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor:
+    """:math:`z = x + \\sigma g` (the draws of :func:`mmtheory.jghm_risks.bayes_risk`, in float64)."""
+    x = image.to(bp.DTYPE)
+    return x + sigma * torch.randn(x.shape, generator=generator, device=x.device, dtype=bp.DTYPE)
+
+
+def _denoising_errors(denoiser: DenoisingTransformer, text_encoder, image, text, z) -> torch.Tensor:
+    """Squared errors summed over the image leaves, ``(n,)``."""
+    prediction = denoiser(z.float(), _condition(text_encoder, text))
+    return ((prediction - image.to(prediction.dtype)) ** 2).sum(-1)
+
+
+def _conditioning(encoder, model: JGHM, modality: str, name: str, device, kw: dict):
+    """The frozen encoder (moved to ``device``, in eval mode) and the network's keyword arguments: conditioned
+    on its embedding, or on the raw leaves of ``modality`` when it is ``None``."""
+    for key in ("condition", "embed_dim"):
+        if key in kw:
+            raise ValueError(f"{key} is set by the encoder argument ({name}), not as a keyword")
+    if encoder is None:
+        return None, {"condition": "tokens", **kw}
+    encoder = _check_encoder(encoder, model, modality, name).to(device).eval()
+    return encoder, {"condition": "embedding", "embed_dim": encoder.embed_dim, **kw}
+
+
+def train_denoiser(model: JGHM, config: TrainConfig, text_encoder: TreeEncoder | None = None, sigma: float = 1.0,
+                   device=None, **kw) -> DenoiserRun:
+    """Train a :class:`DenoisingTransformer` (``kw``: ``d``, ``n_layers``, ``n_heads``) to predict the image
+    leaves from :math:`z = x_{\\rm im} + \\sigma g` and the text: through the frozen ``text_encoder``'s
+    embedding (CDM on CLIP; the encoder is moved to the device and put in eval mode, never trained), or from
+    the raw text leaves when it is ``None`` (joint training). The loss is the squared error summed over leaves."""
+    model, config = _check_model(model), _check_config(config)
+    _no_guidance(config, "train_denoiser")
+    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not sigma > 0:
+        raise ValueError(f"sigma must be > 0, got {sigma!r}")
+    dev = get_device(device)
+    text_encoder, kw = _conditioning(text_encoder, model, "text", "text_encoder", dev, kw)
+    denoiser = _built(lambda: DenoisingTransformer(model.n_symbols, model.n_leaves("image"),
+                                                   n_text=model.n_leaves("text"), **kw), config.seed, dev)
+
+    def loss_fn(generator):
+        s = model.sample(config.batch, generator)
+        z = _noisy(s.image, sigma, generator)
+        return _denoising_errors(denoiser, text_encoder, s.image, s.text, z).mean(), None
+
+    desc = "CDM" + (" (joint)" if text_encoder is None else "")
+    history, seconds = _train([denoiser], loss_fn, config, dev, desc, _fingerprint(model, float(sigma), text_encoder))
+    return DenoiserRun(denoiser=denoiser, text_encoder=text_encoder, sigma=float(sigma), history=history,
+                       final=_final(history), seconds=seconds, config=config)
+
+
+# --- next-token prediction ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class NextTokenRun:
+    """A trained next-token model, the frozen image encoder it is conditioned on (``None``: joint training on
+    the image leaves), and the training losses (``final``: the mean of the last 100)."""
+
+    transformer: NextTokenTransformer
+    image_encoder: TreeEncoder | None
+    history: np.ndarray
+    final: float
+    seconds: float
+    config: TrainConfig
+
+
+def _next_token_losses(transformer: NextTokenTransformer, image_encoder, image, text) -> torch.Tensor:
+    """Cross-entropy of text leaves 1.. given the earlier ones and the image, averaged over positions, ``(n,)``."""
+    logits = transformer(text, _condition(image_encoder, image))  # (n, n_text - 1, S)
+    return F.cross_entropy(logits.transpose(1, 2), text[:, 1:], reduction="none").mean(-1)
+
+
+def train_next_token(model: JGHM, config: TrainConfig, image_encoder: TreeEncoder | None = None, device=None,
+                     **kw) -> NextTokenRun:
+    """Train a :class:`NextTokenTransformer` (``kw``: ``d``, ``n_layers``, ``n_heads``) on the per-token
+    cross-entropy of the text leaves, conditioned on the frozen ``image_encoder``'s embedding (VLM on CLIP) or
+    on the raw image leaves when it is ``None`` (joint training)."""
+    model, config = _check_model(model), _check_config(config)
+    _no_guidance(config, "train_next_token")
+    dev = get_device(device)
+    image_encoder, kw = _conditioning(image_encoder, model, "image", "image_encoder", dev, kw)
+    transformer = _built(lambda: NextTokenTransformer(model.n_symbols, model.n_leaves("text"),
+                                                      model.n_leaves("image"), **kw), config.seed, dev)
+
+    def loss_fn(generator):
+        s = model.sample(config.batch, generator)
+        return _next_token_losses(transformer, image_encoder, s.image, s.text).mean(), None
+
+    desc = "VLM" + (" (joint)" if image_encoder is None else "")
+    history, seconds = _train([transformer], loss_fn, config, dev, desc, _fingerprint(model, image_encoder))
+    return NextTokenRun(transformer=transformer, image_encoder=image_encoder, history=history,
+                        final=_final(history), seconds=seconds, config=config)
+
+
+# --- evaluation on held-out draws ---------------------------------------------------------------------
+
+
+def _check_eval(n, chunk, seed):
+    check_integer(n, "n", 2)
+    check_integer(chunk, "chunk", 1)
+    check_integer(seed, "seed", 0)
+
+
+def _in_chunks(fn, n: int, chunk: int) -> torch.Tensor:
+    """``fn(slice)`` over consecutive slices of ``range(n)``, concatenated."""
+    return torch.cat([fn(slice(start, min(start + chunk, n))) for start in range(0, n, chunk)])
+
+
+def evaluate_clip(run_or_encoders, model: JGHM, n: int = 2000, K: int = 4, seed: int = EVAL_SEED,
+                  chunk: int = 256) -> Risk:
+    """The CLIP risk of trained encoders (a :class:`ClipRun` or a pair ``(image_encoder, text_encoder)``) on
+    ``n`` fresh anchors with ``K - 1`` negatives each, drawn as :func:`~mmtheory.jghm_risks.bayes_risk` draws them."""
+    encoders = (run_or_encoders.image_encoder, run_or_encoders.text_encoder) \
+        if isinstance(run_or_encoders, ClipRun) else tuple(run_or_encoders)
+    if len(encoders) != 2:
+        raise ValueError("run_or_encoders must be a ClipRun or a pair (image_encoder, text_encoder)")
+    model = _check_model(model)
+    _check_encoder(encoders[0], model, "image", "image_encoder")
+    _check_encoder(encoders[1], model, "text", "text_encoder")
+    _check_eval(n, chunk, seed)
+    generator = torch.Generator(device=_device_of(encoders[0])).manual_seed(seed)
+    with torch.no_grad():
+        batch = clip_batch(model, n, K, generator)
+        values = _in_chunks(lambda s: _clip_losses(*encoders, model, ClipBatch(
+            batch.image[s], batch.text[s], batch.negative_text[s], batch.negative_image[s]))[0], n, chunk)
+    return Risk.of(values)
+
+
+def evaluate_zero_shot(image_encoder: TreeEncoder, text_encoder: TreeEncoder, model: JGHM, n: int = 2000,
+                       M: int = 250, seed: int = EVAL_SEED, chunk: int = 256) -> Risk:
+    r"""The zero-shot risk (cross-entropy of the label, the first text leaf) of the classifier
+    :math:`\log p(c) + \log\frac1M\sum_m e^{\langle f(x_{\rm im}), g(y^{(c,m)})\rangle}`, with ``M`` prompts per
+    class drawn after the ``n`` test pairs (never their own captions)."""
+    model = _check_model(model)
+    _check_encoder(image_encoder, model, "image", "image_encoder")
+    _check_encoder(text_encoder, model, "text", "text_encoder")
+    _check_eval(n, chunk, seed)
+    dev = _device_of(image_encoder)
+    generator = torch.Generator(device=dev).manual_seed(seed)
+    log_prior = torch.log(torch.as_tensor(bp.label_prior(model), device=dev))
+    with torch.no_grad():
+        s = model.sample(n, generator)
+        prompts = draw_prompts(model, M, generator)  # (S, M, leaves)
+        prompt_embeddings = _in_chunks(lambda r: text_encoder(prompts.flatten(0, 1)[r]), prompts.shape[0] * M, chunk)
+        prompt_embeddings = prompt_embeddings.reshape(prompts.shape[0], M, -1)
+
+        def losses(r):
+            logits = zero_shot_logits(lambda a, b: a @ b.T, image_encoder(s.image[r]), prompt_embeddings, log_prior)
+            return -torch.log_softmax(logits, -1).gather(1, s.text[r, :1])[:, 0]
+
+        values = _in_chunks(losses, n, chunk)
+    return Risk.of(values)
+
+
+def evaluate_denoiser(run: DenoiserRun, model: JGHM, n: int = 2000, seed: int = EVAL_SEED, chunk: int = 256) -> Risk:
+    """The conditional-denoising risk (squared error summed over the image leaves) of a trained denoiser at its
+    training noise level ``run.sigma``."""
+    if not isinstance(run, DenoiserRun):
+        raise ValueError(f"run must be a DenoiserRun, got {type(run).__name__}")
+    model = _check_model(model)
+    _check_eval(n, chunk, seed)
+    generator = torch.Generator(device=_device_of(run.denoiser)).manual_seed(seed)
+    with torch.no_grad():
+        s = model.sample(n, generator)
+        z = _noisy(s.image, run.sigma, generator)
+        values = _in_chunks(lambda r: _denoising_errors(run.denoiser, run.text_encoder, s.image[r], s.text[r], z[r]),
+                            n, chunk)
+    return Risk.of(values)
+
+
+def evaluate_next_token(run: NextTokenRun, model: JGHM, n: int = 2000, seed: int = EVAL_SEED,
+                        chunk: int = 256) -> Risk:
+    """The next-token risk (cross-entropy per text token, averaged over the positions) of a trained model."""
+    if not isinstance(run, NextTokenRun):
+        raise ValueError(f"run must be a NextTokenRun, got {type(run).__name__}")
+    model = _check_model(model)
+    _check_eval(n, chunk, seed)
+    generator = torch.Generator(device=_device_of(run.transformer)).manual_seed(seed)
+    with torch.no_grad():
+        s = model.sample(n, generator)
+        values = _in_chunks(lambda r: _next_token_losses(run.transformer, run.image_encoder, s.image[r], s.text[r]),
+                            n, chunk)
+    return Risk.of(values)

@@ -41,3 +41,22 @@ def test_bad_tree_arguments(kwargs, message):
     args = {"depth": 2, "branching": 2, "n_symbols": 3, "p": 0.2, "rng": np.random.RandomState(0)} | kwargs
     with pytest.raises(ValueError, match=message):
         transition_matrices(**args)
+
+
+def test_draw_jghm_state_draws_the_trees_and_the_posteriors():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mmtheory.jghm import draw_jghm_state
+
+    fig = plt.figure()
+    try:
+        draw_jghm_state(fig, p=0.2, seed=1)
+        assert len(fig.axes) == 2
+        tree, posterior = fig.axes
+        assert tree.images[0].get_array().shape == (9, 81)  # 4 image depths, the root, 4 text depths
+        assert len(posterior.patches) >= 20  # ten bars per modality
+    finally:
+        plt.close(fig)

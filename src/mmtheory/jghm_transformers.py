@@ -307,5 +307,75 @@ def guided_blocks(T, n_layers: int) -> int:
     return min(check_integer(n_layers, "n_layers", 1), len(check_tree(T)))
 
 
+# --- the constructive argument, executed --------------------------------------------------------------
+
+
+def bp_as_attention(T, leaves: torch.Tensor) -> list[torch.Tensor]:
+    r"""The upward pass written as :math:`L` transformer-like blocks acting on the leaf positions.
+
+    The state after block :math:`i` holds, at every leaf position, the (max-normalised) message
+    :math:`h` of that leaf's depth-:math:`(L-i)` ancestor. Block :math:`i + 1` is a position-wise map
+    (the role of the MLP) :math:`h \mapsto q = \log(T_{d,c}\, e^{h})`, with the slot :math:`c` read from
+    the position, then **uniform attention** over the positions that share the depth-:math:`d` ancestor
+    (a fixed block mask), scaled by the branching :math:`m_d`: each child's message is repeated equally
+    often in that group, so :math:`m_d` times the average is the sum :math:`\sum_c q_c = h_{\rm parent}`.
+    Returns the states after blocks :math:`1..L`, each ``(n, n_leaves, S)``; they equal
+    :func:`guidance_targets` (which broadcasts :func:`~mmtheory.belief_propagation.upward`) exactly.
+    """
+    layers = check_tree(T)
+    S, widths = layers[0].shape[-1], [layer.shape[0] for layer in layers]
+    H = bp.symbol_evidence(leaves, S)  # (n, N, S): log-evidence of the leaves themselves
+    n, N = H.shape[:2]
+    positions = torch.arange(N, device=H.device)
+    states = []
+    for d in reversed(range(len(layers))):  # block L - d: messages of depth d + 1 -> depth d
+        below = int(torch.prod(torch.tensor(widths[d + 1:], dtype=torch.long)))  # leaves under a depth-(d+1) node
+        slot = (positions // below) % widths[d]
+        log_t = torch.log(torch.as_tensor(layers[d], dtype=H.dtype, device=H.device))[slot]  # (N, S, S)
+        q = torch.logsumexp(log_t[None] + H[:, :, None, :], dim=-1)  # the MLP: q(a) = log sum_b T(a, b) e^h(b)
+        group = below * widths[d]  # positions sharing the depth-d ancestor: the attention block
+        mean = q.reshape(n, N // group, group, S).mean(2)  # uniform attention within the block
+        H = (widths[d] * mean).repeat_interleave(group, dim=1)
+        H = H - H.amax(-1, keepdim=True)
+        states.append(H)
+    return states
+
+
+def draw_attention_bp_state(fig, block: int, p: float = 0.3, seed: int = 0) -> None:
+    """The state of :func:`bp_as_attention` after ``block`` blocks on one image tree of the paper's model:
+    per leaf position, the posterior of the ancestor it holds given the leaves below that ancestor, and the
+    attention mask of the next block."""
+    from .jghm import JGHM
+
+    model = JGHM.paper(p=p)
+    s = model.sample(1, seed=seed)
+    L, S = len(model.image), model.n_symbols
+    if block == 0:
+        state = torch.nn.functional.one_hot(s.image, S).double()
+    else:
+        state = torch.softmax(bp_as_attention(model.image, s.image)[block - 1], -1)
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2.2, 1]})
+    left.imshow(state[0].T.numpy(), aspect="auto", cmap="Greys", vmin=0, vmax=1, origin="lower",
+                interpolation="nearest")
+    left.scatter(range(s.image.shape[1]), s.image[0].numpy(), s=4, color="tab:red", label="leaf symbol")
+    depth = L - block
+    truth = s.root[0] if depth == 0 else None
+    title = f"after block {block}: each position holds depth {depth}"
+    if truth is not None:
+        title += f" (true root {int(truth)})"
+    left.set(xlabel="leaf position", ylabel="symbol", title=title)
+    left.legend(fontsize=7, loc="upper right")
+    if block < L:
+        group = 3 ** (block + 1)  # the paper tree branches in threes
+        positions = torch.arange(s.image.shape[1])
+        mask = (positions[:, None] // group) == (positions[None, :] // group)
+        right.imshow(mask.numpy(), cmap="Blues", interpolation="nearest")
+        right.set(title=f"block {block + 1} attends within groups of {group}", xticks=[], yticks=[])
+    else:
+        right.axis("off")
+        right.text(0.5, 0.5, "the root's posterior\nsits at every position", ha="center", va="center")
+
+
 __all__ = ["Block", "TreeEncoder", "DenoisingTransformer", "NextTokenTransformer", "guidance_targets",
-           "guidance_penalty", "guided_blocks", "GUIDANCE_FLOOR", "CONDITIONS"]
+           "guidance_penalty", "guided_blocks", "bp_as_attention", "draw_attention_bp_state", "GUIDANCE_FLOOR",
+           "CONDITIONS"]

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .downstream import fit_inverse_m
 from .jghm import JGHM
 from .jghm_risks import bayes_risk
 from .jghm_training import (
@@ -51,6 +52,7 @@ class Protocol:
     down: TrainConfig
     n_eval: int
     M: int
+    Ms: tuple  # prompts per class for the zero-shot risk-versus-M curve of the standard encoder
     ps: tuple
     ood_ps: tuple
     guidance: float
@@ -63,17 +65,17 @@ PROTOCOLS = {
     "quick": Protocol(depth=2, d=32, clip_layers=3, down_layers=2, down_d=32,
                       clip=TrainConfig(steps=30, batch=16, lr_max=3e-3, lr_min=3e-5, record_every=10),
                       down=TrainConfig(steps=20, batch=16, lr_max=3e-3, lr_min=3e-5, record_every=10),
-                      n_eval=200, M=10, ps=(0.1,), ood_ps=(0.02, 0.3), guidance=1e-2),
+                      n_eval=200, M=10, Ms=(5, 20), ps=(0.1,), ood_ps=(0.02, 0.3), guidance=1e-2),
     "book": Protocol(depth=2, d=32, clip_layers=3, down_layers=3, down_d=32,
                      clip=TrainConfig(steps=400, batch=64, lr_max=3e-3, lr_min=3e-5, record_every=50),
                      down=TrainConfig(steps=300, batch=64, lr_max=3e-3, lr_min=3e-5, record_every=50),
-                     n_eval=2000, M=50, ps=(0.1,), ood_ps=(0.02, 0.05, 0.1, 0.2, 0.3), guidance=1e-2),
+                     n_eval=2000, M=50, Ms=(5, 10, 25, 50, 100, 250), ps=(0.1,), ood_ps=(0.02, 0.05, 0.1, 0.2, 0.3), guidance=1e-2),
     "full": Protocol(depth=4, d=128, clip_layers=5, down_layers=9, down_d=128,
                      clip=TrainConfig(steps=40_000, batch=128, lr_max=3e-4, lr_min=3e-7, record_every=100,
                                       checkpoint_every=2000),
                      down=TrainConfig(steps=30_000, batch=128, lr_max=1e-3, lr_min=1e-6, record_every=100,
                                       checkpoint_every=2000),
-                     n_eval=10_000, M=250, ps=(0.02, 0.1, 0.2, 0.3, 0.4),
+                     n_eval=10_000, M=250, Ms=(5, 10, 25, 50, 100, 250), ps=(0.02, 0.1, 0.2, 0.3, 0.4),
                      ood_ps=(0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4), guidance=1e-3, probe_p=0.2,
                      guided_lr_scale=1e-3 / 3e-4, checkpoints=True),
 }
@@ -188,7 +190,8 @@ experiment("jghm_probe", plot=plot_probes)(probe_experiment)
 @dataclasses.dataclass
 class ClipResult:
     """CLIP and zero-shot risks (mean, se) of each architecture at each ``p``, with the Bayes risks,
-    the training curves and the wall-clock seconds of every run."""
+    the training curves and the wall-clock seconds of every run; and the standard encoder's zero-shot
+    risk against the number of prompts ``Ms`` at the middle ``p`` (``zsc_by_M``, fitted by ``a + b/M``)."""
 
     ps: np.ndarray
     depth: int
@@ -200,6 +203,9 @@ class ClipResult:
     bayes_zsc: np.ndarray
     history: dict  # arch -> (len(ps), steps)
     seconds: dict
+    Ms: np.ndarray
+    zsc_by_M: np.ndarray  # (len(Ms), 2)
+    fit: tuple
 
 
 def clip_experiment(scale: str | None = None, seed: int = 0, device=None) -> ClipResult:
@@ -220,16 +226,22 @@ def clip_experiment(scale: str | None = None, seed: int = 0, device=None) -> Cli
         for task, out in (("clip", bayes_clip), ("zsc", bayes_zsc)):
             risk = bayes_risk(model, task, n=protocol.n_eval, seed=EVAL_SEED, device=dev)
             out.append((risk.mean, risk.se))
+    p = protocol.ps[len(protocol.ps) // 2]
+    run, model = _clip_run(protocol, "standard", p, seed, dev), JGHM.paper(p=p, depth=protocol.depth)
+    by_M = [evaluate_zero_shot(run.image_encoder, run.text_encoder, model, n=protocol.n_eval, M=M)
+            for M in protocol.Ms]
+    by_M = np.array([(r.mean, r.se) for r in by_M])
     arrays = lambda d: {k: np.array(v) for k, v in d.items()}  # noqa: E731
     return ClipResult(ps=np.array(protocol.ps), depth=protocol.depth, steps=protocol.clip.steps, M=protocol.M,
                       clip=arrays(clip), zsc=arrays(zsc), bayes_clip=np.array(bayes_clip),
-                      bayes_zsc=np.array(bayes_zsc), history=arrays(history), seconds=arrays(seconds))
+                      bayes_zsc=np.array(bayes_zsc), history=arrays(history), seconds=arrays(seconds),
+                      Ms=np.array(protocol.Ms), zsc_by_M=by_M, fit=fit_inverse_m(protocol.Ms, by_M[:, 0]))
 
 
 def plot_clip(result: ClipResult):
     from .viz import new_figure
 
-    fig, axes = new_figure(ncols=2, width=9.0, height=3.2)
+    fig, axes = new_figure(ncols=3, width=13.0, height=3.2)
     i = len(result.ps) // 2
     for arch, curves in result.history.items():
         steps = np.arange(1, curves.shape[1] + 1)
@@ -245,6 +257,14 @@ def plot_clip(result: ClipResult):
     axes[1].set(xticks=np.arange(len(result.ps)) + 0.4 - width / 2, xticklabels=[f"p = {p}" for p in result.ps],
                 ylabel="held-out CLIP risk")
     axes[1].legend(fontsize=8)
+    a, b = result.fit
+    axes[2].errorbar(result.Ms, result.zsc_by_M[:, 0], yerr=2 * result.zsc_by_M[:, 1], fmt="o", ms=4, capsize=2,
+                     label="standard encoder")
+    grid = np.geomspace(result.Ms[0], result.Ms[-1], 100)
+    axes[2].plot(grid, a + b / grid, lw=1, label=f"fit {a:.3f} + {b:.2f}/M")
+    axes[2].axhline(result.bayes_zsc[i, 0], color="k", ls="--", lw=1, label="Bayes")
+    axes[2].set(xscale="log", xlabel="prompts per class M", ylabel="zero-shot cross-entropy")
+    axes[2].legend(fontsize=8)
     return fig
 
 

@@ -73,7 +73,7 @@ def symbol_evidence(leaves: torch.Tensor, n_symbols: int, observed: torch.Tensor
     """Log-evidence ``(n, k, S)`` of observed leaf symbols: 0 at the symbol, :math:`-\\infty` elsewhere;
     0 everywhere at leaves where the boolean mask ``observed`` (broadcast to ``(n, k)``) is false."""
     leaves = _check_leaves(leaves, n_symbols)
-    hit = torch.nn.functional.one_hot(leaves.long(), n_symbols).bool()
+    hit = torch.nn.functional.one_hot(leaves, n_symbols).bool()
     evidence = torch.zeros(hit.shape, dtype=DTYPE, device=leaves.device).masked_fill(~hit, -torch.inf)
     if observed is not None:
         evidence = torch.where(torch.as_tensor(observed, device=leaves.device)[..., None], evidence, 0.0)

@@ -73,17 +73,18 @@ def _ridge_moments(Phi, labelled, y, ridge) -> tuple[np.ndarray, ...]:
     Phi = Phi.reshape(Phi.shape[0], -1)
     ridge = _check_nonnegative(ridge, "ridge")
     labelled, y = np.asarray(labelled), np.asarray(y, dtype=float)
-    if labelled.ndim != 1 or labelled.size < 2 or y.shape != labelled.shape:
-        raise ValueError(f"labelled and y must be 1-D of one length >= 2, got {labelled.shape} and {y.shape}")
+    if labelled.ndim != 1 or labelled.size < 2 or y.ndim not in (1, 2) or y.shape[0] != labelled.size:
+        raise ValueError("labelled must be 1-D of length >= 2 and y have as many rows (one column per target), "
+                         f"got {labelled.shape} and {y.shape}")
     Z = Phi[labelled]
-    z_mean, y_mean = Z.mean(axis=0), y.mean()
+    z_mean, y_mean = Z.mean(axis=0), y.mean(axis=0)
     Zc = Z - z_mean
     return Phi - z_mean, y_mean, Zc.T @ Zc / y.size, Zc.T @ (y - y_mean) / y.size, ridge
 
 
 def _ridge_solve(gram: np.ndarray, rhs: np.ndarray, ridge: float) -> np.ndarray:
     if ridge > 0:
-        return np.linalg.solve(gram + ridge * np.eye(rhs.size), rhs)
+        return np.linalg.solve(gram + ridge * np.eye(gram.shape[0]), rhs)
     return np.linalg.lstsq(gram, rhs, rcond=None)[0]
 
 
@@ -92,7 +93,7 @@ def ridge_predict(Phi, labelled, y, ridge: float = 1e-2) -> np.ndarray:
 
     The probe minimises :math:`\frac1m\sum_j (w^\top\Phi(x_j) + b - y_j)^2 + \lambda\|w\|^2` (the intercept
     :math:`b` is not penalised; ``ridge = 0`` gives the minimum-norm least-squares fit); ``Phi`` holds one
-    feature per column.
+    feature per column, ``y`` one target per column if it is 2-D (each fitted on its own).
     """
     centred, y_mean, gram, rhs, ridge = _ridge_moments(Phi, labelled, y, ridge)
     return centred @ _ridge_solve(gram, rhs, ridge) + y_mean

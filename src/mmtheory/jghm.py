@@ -22,7 +22,6 @@ enough to enumerate; :mod:`mmtheory.belief_propagation` holds the exact posterio
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -207,12 +206,19 @@ class JGHM:
         return self.image if modality == "image" else self.text
 
     def sample(self, n: int, seed: int | torch.Generator = 0, device=None, nodes: bool = False) -> Sample:
-        """``n`` independent (root, image leaves, text leaves) triples; see :func:`sample_tree`."""
+        """``n`` independent (root, image leaves, text leaves) triples; see :func:`sample_tree`.
+
+        ``seed`` is an integer or a :class:`torch.Generator`; a generator's own device is used unless
+        ``device`` says otherwise."""
         check_integer(n, "n", 1)
-        dev = get_device(device)
-        gen = seed if isinstance(seed, torch.Generator) else torch.Generator(device=dev).manual_seed(seed)
-        prior = torch.as_tensor(self.prior, device=dev)
-        root = _inverse_cdf(torch.cumsum(prior, 0).expand(n, -1), torch.rand(n, generator=gen, device=dev))
+        if isinstance(seed, torch.Generator):
+            gen, dev = seed, (seed.device if device is None else get_device(device))
+        else:
+            dev = get_device(device)
+            gen = torch.Generator(device=dev).manual_seed(seed)
+        cdf = torch.cumsum(torch.as_tensor(self.prior, device=dev), 0)
+        u = torch.rand(n, generator=gen, device=dev).to(cdf.dtype)
+        root = torch.searchsorted(cdf, u, right=True).clamp(max=self.n_symbols - 1)
         image = sample_tree(self.image, root, gen)
         text = sample_tree(self.text, root, gen)
         if nodes:
@@ -230,11 +236,6 @@ class Sample:
     text: torch.Tensor
     image_nodes: list | None = None
     text_nodes: list | None = None
-
-
-def _inverse_cdf(cdf: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """The index of the first cumulative probability above ``u`` (the last index if rounding leaves none)."""
-    return torch.clamp((u[..., None] >= cdf).sum(-1), max=cdf.shape[-1] - 1)
 
 
 def sample_tree(T, root: torch.Tensor, generator: torch.Generator) -> list[torch.Tensor]:

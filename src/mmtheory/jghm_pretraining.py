@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .context_quality import ridge_predict
 from .downstream import fit_inverse_m
 from .jghm import JGHM
 from .jghm_risks import bayes_risk
@@ -54,6 +55,7 @@ class Protocol:
     M: int
     Ms: tuple  # prompts per class for the zero-shot risk-versus-M curve of the standard encoder
     ps: tuple
+    train_p: float  # the downstream models and their CLIP encoders are trained at this p
     ood_ps: tuple
     guidance: float
     probe_p: float = 0.3
@@ -65,17 +67,17 @@ PROTOCOLS = {
     "quick": Protocol(depth=2, d=32, clip_layers=3, down_layers=2, down_d=32,
                       clip=TrainConfig(steps=30, batch=16, lr_max=3e-3, lr_min=3e-5, record_every=10),
                       down=TrainConfig(steps=20, batch=16, lr_max=3e-3, lr_min=3e-5, record_every=10),
-                      n_eval=200, M=10, Ms=(5, 20), ps=(0.1,), ood_ps=(0.02, 0.3), guidance=1e-2),
+                      n_eval=200, M=10, Ms=(5, 20), ps=(0.1,), train_p=0.1, ood_ps=(0.02, 0.3), guidance=1e-2),
     "book": Protocol(depth=2, d=32, clip_layers=3, down_layers=3, down_d=32,
                      clip=TrainConfig(steps=400, batch=64, lr_max=3e-3, lr_min=3e-5, record_every=50),
                      down=TrainConfig(steps=300, batch=64, lr_max=3e-3, lr_min=3e-5, record_every=50),
-                     n_eval=2000, M=50, Ms=(5, 10, 25, 50, 100, 250), ps=(0.1,), ood_ps=(0.02, 0.05, 0.1, 0.2, 0.3), guidance=1e-2),
+                     n_eval=2000, M=50, Ms=(5, 10, 25, 50, 100, 250), ps=(0.1,), train_p=0.1, ood_ps=(0.02, 0.05, 0.1, 0.2, 0.3), guidance=1e-2),
     "full": Protocol(depth=4, d=128, clip_layers=5, down_layers=9, down_d=128,
                      clip=TrainConfig(steps=40_000, batch=128, lr_max=3e-4, lr_min=3e-7, record_every=100,
                                       checkpoint_every=2000),
                      down=TrainConfig(steps=30_000, batch=128, lr_max=1e-3, lr_min=1e-6, record_every=100,
                                       checkpoint_every=2000),
-                     n_eval=10_000, M=250, Ms=(5, 10, 25, 50, 100, 250), ps=(0.02, 0.1, 0.2, 0.3, 0.4),
+                     n_eval=10_000, M=250, Ms=(5, 10, 25, 50, 100, 250), ps=(0.02, 0.1, 0.2, 0.3, 0.4), train_p=0.2,
                      ood_ps=(0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4), guidance=1e-3, probe_p=0.2,
                      guided_lr_scale=1e-3 / 3e-4, checkpoints=True),
 }
@@ -106,13 +108,10 @@ def _clip_run(protocol: Protocol, arch: str, p: float, seed: int, device: torch.
 
 
 def _r2(X: np.ndarray, Y: np.ndarray, ridge: float = 1e-3) -> float:
-    """Held-out R^2 of a ridge regression of Y on X (fit on the first half, scored on the second)."""
+    """Held-out R^2 of a ridge probe of Y on X (fit on the first half, scored on the second)."""
     half = X.shape[0] // 2
-    X = np.hstack([X, np.ones((X.shape[0], 1))])
-    A, B = X[:half], Y[:half]
-    W = np.linalg.solve(A.T @ A + ridge * half * np.eye(A.shape[1]), A.T @ B)
-    residual = Y[half:] - X[half:] @ W
-    return float(1 - (residual**2).sum() / ((Y[half:] - Y[half:].mean(0)) ** 2).sum())
+    predicted = ridge_predict(X, np.arange(half), Y[:half], ridge)[half:]
+    return float(1 - ((Y[half:] - predicted) ** 2).sum() / ((Y[half:] - Y[half:].mean(0)) ** 2).sum())
 
 
 def probe_messages(encoder, T, leaves: torch.Tensor) -> np.ndarray:
@@ -290,7 +289,7 @@ class DownstreamResult:
 def downstream_experiment(scale: str | None = None, seed: int = 0, device=None) -> DownstreamResult:
     """Denoising and next-token prediction from a frozen CLIP embedding vs joint training, in and out of distribution."""
     protocol, dev = PROTOCOLS[resolve_scale(scale)], get_device(device)
-    p = 0.2 if protocol.checkpoints else protocol.ps[0]
+    p = protocol.train_p
     model = JGHM.paper(p=p, depth=protocol.depth)
     encoders = _clip_run(protocol, "standard", p, seed, dev)
     net = dict(d=protocol.down_d, n_layers=protocol.down_layers, n_heads=4)

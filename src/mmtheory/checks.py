@@ -29,3 +29,14 @@ def check_probability(p, name: str, closed_low: bool = True, closed_high: bool =
         interval = ("[" if closed_low else "(") + "0, 1" + ("]" if closed_high else ")")
         raise ValueError(f"{name} must be in {interval}, got {p!r}")
     return float(p)
+
+
+def check_positive(value, name: str, note: str = "", allow_zero: bool = False) -> float:
+    """Return ``value`` as a float if it is a finite number > 0 (>= 0 with ``allow_zero``); else ``ValueError``."""
+    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    ok = number and np.isfinite(value) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        accepted = "a non-negative number" if allow_zero else "a positive number"
+        extra = f" ({note})" if note else ""
+        raise ValueError(f"{name} must be {accepted}{extra}, got {value!r}")
+    return float(value)

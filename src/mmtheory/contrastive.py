@@ -30,11 +30,19 @@ from .runtime import get_device, progress, resolve_scale
 
 
 def info_nce_loss(scores: torch.Tensor) -> torch.Tensor:
-    """Symmetric in-batch InfoNCE (both directions summed) of a ``(B, B)`` score matrix; positives on the diagonal."""
-    if scores.ndim != 2 or scores.shape[0] != scores.shape[1] or scores.shape[0] < 2:
-        raise ValueError(f"scores must be a square (B, B) matrix with B >= 2, got shape {tuple(scores.shape)}")
-    target = torch.arange(scores.shape[0], device=scores.device)
-    return F.cross_entropy(scores, target) + F.cross_entropy(scores.T, target)
+    """Symmetric in-batch InfoNCE (both directions summed) of a ``(B, B)`` score matrix; positives on the diagonal.
+
+    A stack ``(..., B, B)`` of independent score matrices gives one loss per matrix, of shape ``(...)``.
+    """
+    if scores.ndim < 2 or scores.shape[-1] != scores.shape[-2] or scores.shape[-1] < 2:
+        raise ValueError(f"scores must be a square (B, B) matrix (or a stack of them) with B >= 2, "
+                         f"got shape {tuple(scores.shape)}")
+    B, batch = scores.shape[-1], scores.shape[:-2]
+    flat = scores.reshape(-1, B, B)
+    target = torch.arange(B, device=scores.device).repeat(flat.shape[0])
+    rows = F.cross_entropy(flat.reshape(-1, B), target, reduction="none")
+    cols = F.cross_entropy(flat.transpose(1, 2).reshape(-1, B), target, reduction="none")
+    return (rows + cols).reshape(*batch, B).mean(-1)
 
 
 def _check_direction(direction: str) -> None:

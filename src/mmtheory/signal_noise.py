@@ -1,0 +1,398 @@
+r"""Signal learning against noise memorisation: single- and multi-modal contrastive pre-training.
+
+After Huang et al. (2024); the data model and network below are **our reconstruction** of their setting,
+the simplest one consistent with what we could read (the paper's exact architecture and thresholds were not
+verified). Each sample has a label :math:`y \in \{\pm1\}` and two patches,
+
+.. math:: x = [\,y\mu,\ \xi\,], \qquad \mu = e_1 \in \mathbb R^d, \qquad
+          \xi \sim \mathcal N\big(0, \sigma^2 (I_d - e_1e_1^\top)\big), \qquad
+          \mathrm{SNR} = \frac{\|\mu\|}{\sigma\sqrt d}.
+
+A second modality :math:`\tilde x = [y\tilde\mu, \tilde\xi]` shares the label, not the noise, and has its own
+:math:`\widetilde{\mathrm{SNR}}` (the *partner*). Each modality has a one-hidden-layer ReLU encoder applied
+patch-wise, :math:`h_r(x) = \mathrm{ReLU}(\langle w_r, y\mu\rangle) + \mathrm{ReLU}(\langle w_r, \xi\rangle)`,
+:math:`r = 1..m`, and the score of a pair is :math:`\langle h(x), g(\tilde x)\rangle / \tau`.
+
+- **single-modal** (SimCLR-like): positives are :math:`x_i` and an augmentation
+  :math:`x_i^+ = [y_i\mu, \xi_i + \epsilon_i]` that keeps the noise, both through the same encoder;
+- **multi-modal** (CLIP-like): positives are :math:`x_i` and its partner :math:`\tilde x_i`, through two encoders.
+
+Both minimise the symmetric InfoNCE loss (:func:`~mmtheory.contrastive.info_nce_loss`) over the same
+:math:`n` samples by full-batch gradient descent with step ``lr`` divided by :math:`\mathbb E\|x\|^2 = 1 +
+\sigma^2(d-1)` (a fixed step diverges at low SNR, where the noise patch dominates the input), or by
+sign-gradient descent. We track the **signal coefficient** :math:`\max_r|\langle w_r, \mu\rangle|/\|\mu\|` and
+the **noise coefficient** :math:`\max_{r,i}|\langle w_r, \xi_i\rangle|/\|\xi_i\|` (both projections of a
+neuron onto a unit direction), and the test accuracy of a ridge probe on the frozen modality-1 features,
+fitted on the :math:`n` training labels and tested on fresh samples.
+
+Every run of a sweep is one slice of a batched computation: the runs for all SNRs and seeds train together.
+For each seed the standard-normal draws are shared by every SNR (the noise is :math:`\sigma` times them) and
+by both paradigms, so comparisons are paired.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import torch
+
+from .checks import check_integer, check_positive
+from .context_quality import ridge_predict
+from .contrastive import info_nce_loss
+from .registry import experiment
+from .runtime import get_device, progress, resolve_scale
+
+PARADIGMS = ("single", "multi")
+OPTIMIZERS = ("gd", "sign")
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainConfig:
+    """Sizes and optimisation of one contrastive pre-training run (defaults: the book scale)."""
+
+    d: int = 300  # dimension of each patch
+    n: int = 40  # training samples (pairs)
+    m: int = 20  # neurons per encoder
+    steps: int = 1500
+    tau: float = 1.0  # temperature
+    lr: float = 0.5  # gradient descent: the step is lr / E||x||^2
+    sign_lr: float = 1e-3  # sign gradient descent: the step per coordinate
+    optimizer: str = "gd"
+    init_scale: float = 0.01  # standard deviation of the initial weights
+    augment: float = 0.1  # augmentation noise, relative to sigma (single-modal)
+    snr_partner: float = 1.0  # SNR of the second modality (multi-modal)
+    evaluations: int = 24  # log-spaced evaluation steps (plus step 0)
+    n_test: int = 2000
+    ridge: float = 1e-2  # the probe's ridge penalty
+
+    def __post_init__(self):
+        check_integer(self.d, "d", 2)
+        check_integer(self.n, "n", 2, note="InfoNCE needs at least one negative")
+        check_integer(self.m, "m", 1)
+        check_integer(self.steps, "steps", 1)
+        check_integer(self.evaluations, "evaluations", 1)
+        check_integer(self.n_test, "n_test", 1)
+        check_positive(self.tau, "tau (the temperature)")
+        check_positive(self.lr, "lr")
+        check_positive(self.sign_lr, "sign_lr")
+        check_positive(self.init_scale, "init_scale")
+        check_positive(self.augment, "augment", allow_zero=True)
+        check_positive(self.snr_partner, "snr_partner")
+        check_positive(self.ridge, "ridge", allow_zero=True)
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+
+
+def evaluation_steps(steps: int, evaluations: int) -> np.ndarray:
+    """Step 0 and ``evaluations`` steps log-spaced from 1 to ``steps`` (only ``steps`` if ``evaluations = 1``)."""
+    if evaluations == 1:
+        return np.array([0, steps])
+    return np.unique(np.r_[0, np.round(np.geomspace(1, steps, evaluations)).astype(int)])
+
+
+def noise_scale(snr, d: int):
+    """:math:`\\sigma = \\|\\mu\\| / (\\mathrm{SNR}\\sqrt d)` with :math:`\\|\\mu\\| = 1`."""
+    return 1.0 / (snr * math.sqrt(d))
+
+
+def _check_snrs(snrs) -> torch.Tensor:
+    snrs = torch.as_tensor(snrs, dtype=torch.float32).reshape(-1)
+    if snrs.numel() == 0 or not bool(torch.isfinite(snrs).all() and (snrs > 0).all()):
+        raise ValueError(f"snrs must be positive numbers, got {snrs.tolist()}")
+    return snrs
+
+
+def features(W: torch.Tensor, y: torch.Tensor, xi: torch.Tensor) -> torch.Tensor:
+    r"""Patch-wise ReLU features :math:`h_r = \mathrm{ReLU}(y w_{r1}) + \mathrm{ReLU}(\langle w_r, \xi\rangle)`.
+
+    ``W``: ``(..., m, d)``; ``y``: ``(..., n)``; ``xi``: ``(..., n, d)``; returns ``(..., n, m)``.
+    """
+    return torch.relu(W[..., None, :, 0] * y[..., None]) + torch.relu(xi @ W.transpose(-1, -2))
+
+
+def _standard_noise(shape, gen: torch.Generator, device) -> torch.Tensor:
+    z = torch.randn(*shape, generator=gen, device=device)
+    z[..., 0] = 0.0  # orthogonal to mu = e_1
+    return z
+
+
+def _labels(shape, gen: torch.Generator, device) -> torch.Tensor:
+    return torch.randint(0, 2, shape, generator=gen, device=device).float() * 2 - 1
+
+
+@dataclasses.dataclass
+class _Draws:
+    """Standard-normal draws of one batch of runs; the noise of a run is its sigma times these."""
+
+    y: torch.Tensor  # (R, n)
+    z: torch.Tensor  # (R, n, d) modality 1
+    z_partner: torch.Tensor  # (R, n, d)
+    z_augment: torch.Tensor  # (R, n, d)
+    y_test: torch.Tensor  # (R, n_test)
+    z_test: torch.Tensor  # (R, n_test, d)
+    W: torch.Tensor  # (R, m, d) initial weights, modality 1
+    W_partner: torch.Tensor  # (R, m, d)
+
+
+def _draw(config: PretrainConfig, seeds, device) -> _Draws:
+    """One independent set of draws per seed, in a fixed order (so both paradigms see the same data)."""
+    parts = []
+    for seed in seeds:
+        gen = torch.Generator(device=device).manual_seed(int(seed))
+        n, d, m = config.n, config.d, config.m
+        parts.append([_labels((n,), gen, device), _standard_noise((n, d), gen, device),
+                      _standard_noise((n, d), gen, device), _standard_noise((n, d), gen, device),
+                      _labels((config.n_test,), gen, device), _standard_noise((config.n_test, d), gen, device),
+                      config.init_scale * torch.randn(m, d, generator=gen, device=device),
+                      config.init_scale * torch.randn(m, d, generator=gen, device=device)])
+    return _Draws(*(torch.stack(column) for column in zip(*parts)))
+
+
+@dataclasses.dataclass
+class Trajectories:
+    """Coefficients and test accuracy over training, per SNR and seed: arrays ``(S, seeds, evaluations)``."""
+
+    paradigm: str
+    snrs: np.ndarray  # (S,)
+    seeds: np.ndarray
+    steps: np.ndarray  # (E,) the step of each evaluation (0 = initialisation)
+    accuracy: np.ndarray
+    signal: np.ndarray
+    noise: np.ndarray
+    loss: np.ndarray
+
+
+def _probe_accuracy(W, y, xi, y_test, xi_test, ridge: float) -> np.ndarray:
+    """Test accuracy of the ridge probe on frozen features, one per run."""
+    train, test = features(W, y, xi).cpu().numpy(), features(W, y_test, xi_test).cpu().numpy()
+    labels, labels_test = y.cpu().numpy(), y_test.cpu().numpy()
+    n = labels.shape[1]
+    accuracy = np.empty(len(train))
+    for k in range(len(train)):
+        prediction = ridge_predict(np.vstack([train[k], test[k]]), np.arange(n), labels[k], ridge)[n:]
+        accuracy[k] = np.mean(np.where(prediction >= 0, 1.0, -1.0) == labels_test[k])
+    return accuracy
+
+
+def _coefficients(W, xi) -> tuple[np.ndarray, np.ndarray]:
+    signal = W[..., 0].abs().amax(-1)
+    noise = ((xi @ W.transpose(-1, -2)).abs() / xi.norm(dim=-1, keepdim=True)).amax((-1, -2))
+    return signal.cpu().numpy(), noise.cpu().numpy()
+
+
+def pretrain(snrs, seeds, paradigm: str, config: PretrainConfig = PretrainConfig(), device=None,
+             desc: str | None = None) -> Trajectories:
+    """Train the modality-1 encoder by ``paradigm`` for every SNR in ``snrs`` and every seed, as one batch."""
+    if paradigm not in PARADIGMS:
+        raise ValueError(f"paradigm must be one of {PARADIGMS}, got {paradigm!r}")
+    snrs = _check_snrs(snrs)
+    seeds = [check_integer(s, "seed", 0) for s in np.atleast_1d(seeds)]
+    dev = get_device(device)
+    S, K = len(snrs), len(seeds)
+    draws = _draw(config, seeds, dev)
+
+    def per_run(t):  # (K, ...) -> (S*K, ...)
+        return t.unsqueeze(0).expand(S, *t.shape).reshape(S * K, *t.shape[1:])
+
+    sigma = noise_scale(snrs.to(dev), config.d).repeat_interleave(K)[:, None, None]
+    sigma_partner = noise_scale(config.snr_partner, config.d)
+    y, y_test = per_run(draws.y), per_run(draws.y_test)
+    xi, xi_test = sigma * per_run(draws.z), sigma * per_run(draws.z_test)
+    partner = sigma_partner * per_run(draws.z_partner)
+    augmented = xi + config.augment * sigma * per_run(draws.z_augment)
+    W = per_run(draws.W).clone().requires_grad_(True)
+    W_partner = per_run(draws.W_partner).clone().requires_grad_(paradigm == "multi")
+    step = config.lr / (1.0 + sigma[:, :, 0] ** 2 * (config.d - 1))  # (R, 1): lr / E||x||^2
+    step_partner = config.lr / (1.0 + sigma_partner**2 * (config.d - 1))
+
+    history = {key: [] for key in ("accuracy", "signal", "noise", "loss")}
+    evaluations = set(evaluation_steps(config.steps, config.evaluations).tolist())
+    for t in progress(range(config.steps + 1), desc=desc or f"{paradigm}-modal", total=config.steps + 1):
+        h = features(W, y, xi)
+        z = features(W_partner, y, partner) if paradigm == "multi" else features(W, y, augmented)
+        loss = info_nce_loss(h @ z.transpose(-1, -2) / config.tau)  # (R,)
+        if t in evaluations:
+            with torch.no_grad():
+                history["accuracy"].append(_probe_accuracy(W, y, xi, y_test, xi_test, config.ridge))
+                signal, noise = _coefficients(W, xi)
+                history["signal"].append(signal)
+                history["noise"].append(noise)
+                history["loss"].append(loss.detach().cpu().numpy())
+        if t == config.steps:
+            break
+        params = [W, W_partner] if paradigm == "multi" else [W]
+        grads = torch.autograd.grad(loss.sum(), params)
+        with torch.no_grad():
+            for p, g, s in zip(params, grads, (step[..., None], step_partner)):
+                p -= config.sign_lr * g.sign() if config.optimizer == "sign" else s * g
+
+    def shaped(key):
+        return np.stack(history[key], axis=-1).reshape(S, K, -1)
+
+    return Trajectories(paradigm=paradigm, snrs=snrs.numpy().astype(float), seeds=np.array(seeds),
+                        steps=evaluation_steps(config.steps, config.evaluations), **{key: shaped(key) for key in history})
+
+
+# --------------------------------------------------------------------------- experiments
+
+SWEEP_PROTOCOLS = {
+    "quick": dict(config=PretrainConfig(d=100, n=20, m=10, steps=200, evaluations=6, n_test=500),
+                  snrs=(0.1, 0.3), seeds=2),
+    "book": dict(config=PretrainConfig(), snrs=(0.05, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3), seeds=8),
+    "full": dict(config=PretrainConfig(d=1000, steps=2000, n_test=1000),
+                 snrs=(0.04, 0.06, 0.08, 0.1, 0.12, 0.14, 0.16, 0.2, 0.25, 0.3, 0.4), seeds=16),
+}
+
+
+@dataclasses.dataclass
+class SNRSweep:
+    """Both paradigms trained on the same data, for every SNR of modality 1 and every seed."""
+
+    config: PretrainConfig
+    single: Trajectories
+    multi: Trajectories
+
+
+def _sweep_title(result: SNRSweep) -> str:
+    c = result.config
+    return (f"d = {c.d}, n = {c.n}, m = {c.m}, partner SNR {c.snr_partner:g}, "
+            f"{len(result.single.seeds)} seeds, {c.steps} steps")
+
+
+def plot_snr_sweep(result: SNRSweep):
+    """Final test accuracy and coefficients against the SNR of modality 1, both paradigms (mean ± s.e.)."""
+    from . import viz
+
+    fig, axes = viz.new_figure(3, width=10.5, height=3.3)
+    for k, run in enumerate((result.single, result.multi)):
+        for ax, values in zip(axes, (run.accuracy, run.signal, run.noise)):
+            mean, se = _mean_se(values[..., -1])
+            ax.errorbar(run.snrs, mean, yerr=se, marker="o", ms=3, capsize=2, color=viz.PALETTE[k],
+                        label=f"{run.paradigm}-modal")
+    for ax, label in zip(axes, ("test accuracy", "signal coefficient", "noise coefficient")):
+        ax.set_xlabel("SNR of modality 1")
+        ax.set_title(label)
+    axes[0].axhline(0.5, color="0.6", lw=1, ls=":")
+    axes[0].legend()
+    fig.suptitle(_sweep_title(result), fontsize=9)
+    return fig
+
+
+@experiment("signal_noise_snr_sweep", plot=plot_snr_sweep)
+def snr_sweep(scale: str | None = None, seed: int = 0, device=None) -> SNRSweep:
+    """Single- vs multi-modal contrastive pre-training across the SNR of modality 1, over seeds."""
+    protocol = SWEEP_PROTOCOLS[resolve_scale(scale)]
+    seeds = range(seed, seed + protocol["seeds"])
+    runs = {p: pretrain(protocol["snrs"], seeds, p, protocol["config"], device) for p in PARADIGMS}
+    return SNRSweep(config=protocol["config"], **runs)
+
+
+def _mean_se(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    k = values.shape[-1]
+    return values.mean(-1), (values.std(-1, ddof=1) / math.sqrt(k) if k > 1 else np.zeros(values.shape[:-1]))
+
+
+def sweep_summary(result: SNRSweep) -> dict:
+    """Per SNR: final accuracy of both paradigms (mean, s.e. over seeds), the paired gain of the multi-modal
+    run, on how many seeds it wins, and each paradigm's best seed-averaged accuracy during training."""
+    single, multi = result.single.accuracy, result.multi.accuracy
+    gain = multi[..., -1] - single[..., -1]
+    summary = {"snr": result.single.snrs.tolist(), "seeds": int(single.shape[1])}
+    for name, values in (("single", single[..., -1]), ("multi", multi[..., -1]), ("gain", gain)):
+        mean, se = _mean_se(values)
+        summary[name], summary[f"{name}_se"] = mean.tolist(), se.tolist()
+    summary["wins"] = (gain > 0).sum(1).tolist()
+    summary["single_peak"] = single.mean(1).max(-1).tolist()
+    summary["multi_peak"] = multi.mean(1).max(-1).tolist()
+    return summary
+
+
+def format_sweep_summary(summary: dict) -> str:
+    """The summary as a text table (one row per SNR)."""
+    lines = [f"{'SNR':>5} {'single':>13} {'multi':>13} {'gain':>14} {'wins':>6} {'peak s/m':>11}"]
+    for k, snr in enumerate(summary["snr"]):
+        lines.append(f"{snr:5.2f} {summary['single'][k]:7.3f} ± {summary['single_se'][k]:.3f}"
+                     f" {summary['multi'][k]:7.3f} ± {summary['multi_se'][k]:.3f}"
+                     f" {summary['gain'][k]:+8.3f} ± {summary['gain_se'][k]:.3f}"
+                     f" {summary['wins'][k]:3d}/{summary['seeds']:<2d}"
+                     f" {summary['single_peak'][k]:5.2f}/{summary['multi_peak'][k]:.2f}")
+    return "\n".join(lines)
+
+
+def draw_training_state(fig, result: SNRSweep, snr: float) -> None:
+    """Widget state: accuracy and coefficients over training at one SNR, both paradigms (mean and range)."""
+    from . import viz
+
+    axes = fig.subplots(1, 3)
+    index = int(np.argmin(np.abs(result.single.snrs - snr)))
+    for k, run in enumerate((result.single, result.multi)):
+        for ax, values in zip(axes, (run.accuracy, run.signal, run.noise)):
+            curves = values[index]
+            ax.fill_between(run.steps, curves.min(0), curves.max(0), color=viz.PALETTE[k], alpha=0.18, lw=0)
+            ax.plot(run.steps, curves.mean(0), color=viz.PALETTE[k], label=f"{run.paradigm}-modal")
+    axes[0].set_ylim(0.4, 1.02)
+    axes[0].axhline(0.5, color="0.6", lw=1, ls=":")
+    top = max(result.single.noise[index].max(), result.multi.noise[index].max(), result.multi.signal[index].max())
+    for ax, label in zip(axes, ("test accuracy", "signal coefficient", "noise coefficient")):
+        ax.set_xlabel("gradient step")
+        ax.set_xscale("symlog", linthresh=1)
+        ax.set_title(f"{label}, SNR = {result.single.snrs[index]:g}")
+        if ax is not axes[0]:
+            ax.set_ylim(0, 1.05 * top)
+    axes[0].legend(loc="lower right")
+
+
+OPTIMIZER_PROTOCOLS = {
+    "quick": dict(config=PretrainConfig(d=100, n=20, m=10, steps=200, evaluations=1, n_test=500),
+                  snrs=(0.2, 0.5), seeds=2),
+    "book": dict(config=PretrainConfig(evaluations=1), snrs=(0.1, 0.2, 0.3, 0.5), seeds=4),
+    "full": dict(config=PretrainConfig(d=1000, steps=3000, evaluations=1, n_test=1000),
+                 snrs=(0.1, 0.15, 0.2, 0.3, 0.4, 0.5), seeds=16),
+}
+
+
+@dataclasses.dataclass
+class OptimizerComparison:
+    """Final accuracy and coefficients, arrays ``(paradigm, optimizer, S, seeds)`` in the orders below."""
+
+    config: PretrainConfig
+    paradigms: tuple
+    optimizers: tuple
+    snrs: np.ndarray
+    accuracy: np.ndarray
+    signal: np.ndarray
+    noise: np.ndarray
+
+
+def plot_optimizer_comparison(result: OptimizerComparison):
+    """Final test accuracy against the SNR for each paradigm and optimiser."""
+    from . import viz
+
+    fig, ax = viz.new_figure(1, width=5.0, height=3.3)
+    for i, paradigm in enumerate(result.paradigms):
+        for j, optimizer in enumerate(result.optimizers):
+            ax.plot(result.snrs, result.accuracy[i, j].mean(-1), marker="o", ms=3, color=viz.PALETTE[i],
+                    ls="-" if optimizer == "gd" else "--", label=f"{paradigm}-modal, {optimizer}")
+    ax.axhline(0.5, color="0.6", lw=1, ls=":")
+    ax.set(xlabel="SNR of modality 1", ylabel="test accuracy", title="gradient vs sign-gradient descent")
+    ax.legend(fontsize=8)
+    return fig
+
+
+@experiment("signal_noise_optimizer", plot=plot_optimizer_comparison)
+def optimizer_comparison(scale: str | None = None, seed: int = 0, device=None) -> OptimizerComparison:
+    """Gradient descent against sign-gradient descent, both paradigms, at a few SNRs."""
+    protocol = OPTIMIZER_PROTOCOLS[resolve_scale(scale)]
+    seeds = range(seed, seed + protocol["seeds"])
+    finals = {key: np.empty((len(PARADIGMS), len(OPTIMIZERS), len(protocol["snrs"]), protocol["seeds"]))
+              for key in ("accuracy", "signal", "noise")}
+    for i, paradigm in enumerate(PARADIGMS):
+        for j, optimizer in enumerate(OPTIMIZERS):
+            config = dataclasses.replace(protocol["config"], optimizer=optimizer)
+            run = pretrain(protocol["snrs"], seeds, paradigm, config, device, desc=f"{paradigm}, {optimizer}")
+            for key in finals:
+                finals[key][i, j] = getattr(run, key)[..., -1]
+    return OptimizerComparison(config=protocol["config"], paradigms=PARADIGMS, optimizers=OPTIMIZERS,
+                               snrs=np.array(protocol["snrs"], dtype=float), **finals)

@@ -124,3 +124,18 @@ def test_experiments_are_registered_and_run_at_quick_scale():
     assert comparison.accuracy.shape == (2, 2, 2, 2) and np.isfinite(comparison.noise).all()
     with pytest.raises(ValueError, match="scale must be one of"):
         snr_sweep("huge")
+
+
+def test_a_stored_summary_matches_the_run_it_came_from(tmp_path):
+    from mmtheory.registry import run_experiment
+    from mmtheory.signal_noise import store_sweep_summary, sweep_summary
+
+    result, paths = run_experiment("signal_noise_snr_sweep", scale="quick", out=tmp_path)
+    stored = store_sweep_summary(paths["json"], tmp_path / "summary.json")
+    expected = sweep_summary(result)
+    for key in ("single", "multi", "gain", "wins", "multi_peak"):
+        np.testing.assert_allclose(stored["summary"][key], expected[key], rtol=1e-6)
+    assert "quick scale" in stored["how"]
+    other, other_paths = run_experiment("signal_noise_optimizer", scale="quick", out=tmp_path)
+    with pytest.raises(ValueError, match="record_path must hold"):
+        store_sweep_summary(other_paths["json"], tmp_path / "x.json")

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -319,6 +320,35 @@ def format_sweep_summary(summary: dict) -> str:
                      f" {summary['wins'][k]:3d}/{summary['seeds']:<2d}"
                      f" {summary['single_peak'][k]:5.2f}/{summary['multi_peak'][k]:.2f}")
     return "\n".join(lines)
+
+
+def store_sweep_summary(record_path, out_path, note: str = "") -> dict:
+    """Read a ``signal_noise_snr_sweep`` record written by ``python -m mmtheory run``, write its summary.
+
+    The summary (:func:`sweep_summary`, the configuration, and a line on how and where the run was made) is a
+    few kilobytes, small enough to keep next to the chapter that shows it.
+    """
+    import json
+    import types
+
+    from .io import write_json
+
+    record = json.loads(Path(record_path).read_text(encoding="utf-8"))
+    if record.get("experiment") != "signal_noise_snr_sweep":
+        raise ValueError(f"record_path must hold a signal_noise_snr_sweep record, got {record.get('experiment')!r}")
+    result = record["result"]
+
+    def arrays(d):
+        return types.SimpleNamespace(**{k: np.array(v) if isinstance(v, list) else v for k, v in d.items()})
+
+    summary = sweep_summary(types.SimpleNamespace(single=arrays(result["single"]), multi=arrays(result["multi"])))
+    c = result["config"]
+    how = (f"{record['scale']} scale: d = {c['d']}, n = {c['n']}, m = {c['m']}, {c['steps']} steps, "
+           f"{summary['seeds']} seeds, partner SNR {c['snr_partner']:g};\n{record['seconds'] / 60:.1f} min on "
+           f"{record['device']}{note}, mmtheory {record['mmtheory_version']}")
+    stored = {"experiment": record["experiment"], "how": how, "config": c, "summary": summary}
+    write_json(out_path, stored)
+    return stored
 
 
 def draw_training_state(fig, result: SNRSweep, snr: float) -> None:

@@ -22,7 +22,8 @@ from .runtime import get_device, resolve_scale, seed_everything
 # Modules that register experiments when imported; add one line per theory module.
 EXPERIMENT_MODULES = ("mmtheory.contrastive", "mmtheory.sufficiency", "mmtheory.downstream", "mmtheory.icl",
                       "mmtheory.contexture_scaling", "mmtheory.context_quality", "mmtheory.jghm_bayes",
-                      "mmtheory.jghm_pretraining")
+                      "mmtheory.jghm_pretraining", "mmtheory.signal_noise",
+                      "mmtheory.single_index_icl")
 
 
 @dataclasses.dataclass(frozen=True)

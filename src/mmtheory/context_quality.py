@@ -50,28 +50,23 @@ import math
 
 import numpy as np
 
-from .checks import check_integer, check_probability
+from .checks import check_integer, check_positive, check_probability
 from .contexture import (
     cca_r2, context_svd, decay_rate, empirical_context, hypercube_context, hypercube_points, hypercube_spectrum,
     knn_context, probe_error, tau_metric, two_moons,
 )
+from .numerics import mean_se
 from .registry import experiment
 from .runtime import progress, resolve_scale
 
 # --------------------------------------------------------------------------- shared pieces
 
 
-def _check_nonnegative(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not value >= 0:
-        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
-    return float(value)
-
-
 def _ridge_moments(Phi, labelled, y, ridge) -> tuple[np.ndarray, ...]:
     """Checked inputs and the centred normal equations of the ridge probe on the labelled rows."""
     Phi = np.asarray(Phi, dtype=float)
     Phi = Phi.reshape(Phi.shape[0], -1)
-    ridge = _check_nonnegative(ridge, "ridge")
+    ridge = check_positive(ridge, "ridge", allow_zero=True)
     labelled, y = np.asarray(labelled), np.asarray(y, dtype=float)
     if labelled.ndim != 1 or labelled.size < 2 or y.ndim not in (1, 2) or y.shape[0] != labelled.size:
         raise ValueError("labelled must be 1-D of length >= 2 and y have as many rows (one column per target), "
@@ -112,13 +107,6 @@ def nested_ridge_predict(Phi, labelled, y, ridge: float = 1e-2) -> np.ndarray:
 def ridge_probe_error(Phi, f, labelled, y, ridge: float = 1e-2) -> float:
     """Mean squared error over all rows of :func:`ridge_predict` against the clean target ``f``."""
     return float(np.mean((ridge_predict(Phi, labelled, y, ridge) - np.asarray(f, dtype=float)) ** 2))
-
-
-def _mean_se(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard error over the last axis."""
-    k = values.shape[-1]
-    se = values.std(axis=-1, ddof=1) / math.sqrt(k) if k > 1 else np.zeros(values.shape[:-1])
-    return values.mean(axis=-1), se
 
 
 # --------------------------------------------------------------------------- masking: sampling and estimation
@@ -232,7 +220,7 @@ def run_mask_rate(n: int = 6, ps=(0.05, 0.3, 0.6, 0.95), n_pres=(10_000,), level
     ps = _check_grid(ps, "ps", 0.0, 1.0, "at p = 0 every s_i = 1 and the top-d is not unique")
     n_pres = np.array([check_integer(m, "n_pres entries", 1, note="pretraining pairs") for m in n_pres])
     n_lab = check_integer(n_lab, "n_lab", 2, N, note="distinct labelled inputs out of 2^n")
-    noise, seeds = _check_nonnegative(noise, "noise"), check_integer(seeds, "seeds", 1)
+    noise, seeds = check_positive(noise, "noise", allow_zero=True), check_integer(seeds, "seeds", 1)
     M, P = n_pres.size, ps.size
     est, pop, cca = (np.empty((M, P, seeds)) for _ in range(3))
     exact_err, spec_est = np.empty((P, seeds)), np.zeros((M, P, N))
@@ -278,7 +266,7 @@ def plot_mask_rate(result: MaskRateResult):
     fig, (ax0, ax1, ax2) = new_figure(ncols=3, width=10.5)
     colors = sequential_colors(result.n_pres.size)
     for m, (n_pre, color) in enumerate(zip(result.n_pres, colors)):
-        mean, se = _mean_se(result.error_estimated[m])
+        mean, se = mean_se(result.error_estimated[m])
         ax0.errorbar(result.ps, mean, yerr=se, fmt="o-", ms=3, color=color, label=f"estimated, $n_{{pre}}$={n_pre}")
         ax1.plot(result.ps, result.cca_r2[m].mean(axis=-1), "o-", ms=3, color=color, label=f"$n_{{pre}}$={n_pre}")
     ax0.plot(result.ps, result.error_exact.mean(axis=-1), "k--", lw=1.2, label="exact top-d")
@@ -317,7 +305,7 @@ def draw_mask_rate_state(fig, result: MaskRateResult, p: float) -> None:
     ax0.set(yscale="log", ylim=(1e-3, 1.5), xlabel="index $i$", ylabel="$s_i^2$",
             title=f"spectrum at p = {result.ps[i]:g}")
     ax0.legend(fontsize="x-small", loc="upper right")
-    mean, se = _mean_se(result.error_estimated[m])
+    mean, se = mean_se(result.error_estimated[m])
     ax1.errorbar(result.ps, mean, yerr=se, fmt="o-", ms=3, color=PALETTE[0], label="estimated top-d")
     ax1.plot(result.ps, result.error_exact.mean(axis=-1), "k--", lw=1.2, label="exact top-d")
     ax1.plot([result.ps[i]], [mean[i]], "o", ms=9, mfc="none", mec=PALETTE[1], mew=2)
@@ -398,7 +386,7 @@ def _best_over_d(errors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
     Rows with no admissible d give d = 0 and NaN.
     """
-    mean, se = _mean_se(errors)
+    mean, se = mean_se(errors)
     ok = np.isfinite(mean).any(axis=1)
     best = np.where(ok, np.argmin(np.where(np.isfinite(mean), mean, np.inf), axis=1), 0)
     rows = np.arange(errors.shape[0])
@@ -408,14 +396,14 @@ def _best_over_d(errors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
 def run_knn_quality(n_points: int = 200, Ks=(3, 10, 50, 150), d_max: int = 16, n_lab: int = 20, draws: int = 3,
                     d0: int = 32, ridge: float = 1e-3, noise: float = 0.1, seed: int = 0) -> KnnQualityResult:
     """The KNN sweep on ``two_moons(n_points, noise, seed)`` with the moon id (±1) as the target."""
-    points, moon = two_moons(n_points, _check_nonnegative(noise, "noise"), seed)
+    points, moon = two_moons(n_points, check_positive(noise, "noise", allow_zero=True), seed)
     target = 2.0 * moon - 1.0
     Ks = np.array([check_integer(K, "Ks entries", 1, n_points - 1, note="neighbours among the other points")
                    for K in Ks])
     n_lab = check_integer(n_lab, "n_lab", 2, n_points - 1, note="labelled points; the rest are the test set")
     d_max = check_integer(d_max, "d_max", 1, n_points - 2, note="non-constant functions of the points, less one")
     d0 = check_integer(d0, "d0", 1, n_points - 2, note="tau needs s_0..s_{d0+1}")
-    draws, ridge = check_integer(draws, "draws", 1), _check_nonnegative(ridge, "ridge")
+    draws, ridge = check_integer(draws, "draws", 1), check_positive(ridge, "ridge", allow_zero=True)
     mse, sign, spectra = [], [], []
     for K in progress(Ks, desc="KNN contexts"):
         s, mu = knn_spectrum(points, int(K))

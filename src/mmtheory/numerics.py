@@ -4,6 +4,16 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
+
+def mean_se(values) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard error over the last axis (the seeds or draws); the error is 0 for a single value."""
+    values = np.asarray(values, dtype=float)
+    k = values.shape[-1]
+    se = values.std(axis=-1, ddof=1) / math.sqrt(k) if k > 1 else np.zeros(values.shape[:-1])
+    return values.mean(axis=-1), se
+
 
 def golden_min(f, low: float, high: float, tol: float = 1e-13) -> float:
     """Minimiser of a unimodal function on ``[low, high]`` by golden-section search."""

@@ -42,6 +42,7 @@ import torch
 from .checks import check_integer, check_positive
 from .context_quality import ridge_predict
 from .contrastive import info_nce_loss
+from .numerics import mean_se
 from .registry import experiment
 from .runtime import get_device, progress, resolve_scale
 
@@ -269,7 +270,7 @@ def plot_snr_sweep(result: SNRSweep):
     fig, axes = viz.new_figure(3, width=10.5, height=3.3)
     for k, run in enumerate((result.single, result.multi)):
         for ax, values in zip(axes, (run.accuracy, run.signal, run.noise)):
-            mean, se = _mean_se(values[..., -1])
+            mean, se = mean_se(values[..., -1])
             ax.errorbar(run.snrs, mean, yerr=se, marker="o", ms=3, capsize=2, color=viz.PALETTE[k],
                         label=f"{run.paradigm}-modal")
     for ax, label in zip(axes, ("test accuracy", "signal coefficient", "noise coefficient")):
@@ -290,11 +291,6 @@ def snr_sweep(scale: str | None = None, seed: int = 0, device=None) -> SNRSweep:
     return SNRSweep(config=protocol["config"], **runs)
 
 
-def _mean_se(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    k = values.shape[-1]
-    return values.mean(-1), (values.std(-1, ddof=1) / math.sqrt(k) if k > 1 else np.zeros(values.shape[:-1]))
-
-
 def sweep_summary(result: SNRSweep) -> dict:
     """Per SNR: final accuracy of both paradigms (mean, s.e. over seeds), the paired gain of the multi-modal
     run, on how many seeds it wins, and each paradigm's best seed-averaged accuracy during training."""
@@ -302,7 +298,7 @@ def sweep_summary(result: SNRSweep) -> dict:
     gain = multi[..., -1] - single[..., -1]
     summary = {"snr": result.single.snrs.tolist(), "seeds": int(single.shape[1])}
     for name, values in (("single", single[..., -1]), ("multi", multi[..., -1]), ("gain", gain)):
-        mean, se = _mean_se(values)
+        mean, se = mean_se(values)
         summary[name], summary[f"{name}_se"] = mean.tolist(), se.tolist()
     summary["wins"] = (gain > 0).sum(1).tolist()
     summary["single_peak"] = single.mean(1).max(-1).tolist()

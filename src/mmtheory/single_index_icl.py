@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from .checks import check_integer, check_positive
+from .numerics import mean_se
 from .registry import experiment
 from .runtime import get_device, progress, resolve_scale
 
@@ -345,9 +346,7 @@ class SingleIndexSweep:
 
     def mean_se(self, predictor: str) -> tuple[np.ndarray, np.ndarray]:
         """Mean and standard error over seeds of one predictor's error, each ``(C, K)``."""
-        e = self.errors[predictor]
-        S = e.shape[-1]
-        return e.mean(-1), (e.std(-1, ddof=1) / math.sqrt(S) if S > 1 else np.zeros(e.shape[:-1]))
+        return mean_se(self.errors[predictor])
 
     def length_to_reach(self, predictor: str, level: float) -> np.ndarray:
         """Per row, the smallest stored ``N`` at which the seed-mean error is at most ``level`` (NaN if none)."""

@@ -417,10 +417,12 @@ def train_next_token(model: JGHM, config: TrainConfig, image_encoder: TreeEncode
 # --- evaluation on held-out draws ---------------------------------------------------------------------
 
 
-def _check_eval(n, chunk, seed):
+def _evaluation_generator(n, chunk, seed, module: torch.nn.Module) -> torch.Generator:
+    """Check the evaluation arguments; return the seeded generator, on ``module``'s device, of the held-out draws."""
     check_integer(n, "n", 2)
     check_integer(chunk, "chunk", 1)
     check_integer(seed, "seed", 0)
+    return torch.Generator(device=_device_of(module)).manual_seed(seed)
 
 
 def _in_chunks(fn, n: int, chunk: int) -> torch.Tensor:
@@ -439,8 +441,7 @@ def evaluate_clip(run_or_encoders, model: JGHM, n: int = 2000, K: int = 4, seed:
     model = _check_model(model)
     _check_encoder(encoders[0], model, "image", "image_encoder")
     _check_encoder(encoders[1], model, "text", "text_encoder")
-    _check_eval(n, chunk, seed)
-    generator = torch.Generator(device=_device_of(encoders[0])).manual_seed(seed)
+    generator = _evaluation_generator(n, chunk, seed, encoders[0])
     with torch.no_grad():
         batch = clip_batch(model, n, K, generator)
         values = _in_chunks(lambda s: _clip_losses(*encoders, model, ClipBatch(
@@ -456,9 +457,8 @@ def evaluate_zero_shot(image_encoder: TreeEncoder, text_encoder: TreeEncoder, mo
     model = _check_model(model)
     _check_encoder(image_encoder, model, "image", "image_encoder")
     _check_encoder(text_encoder, model, "text", "text_encoder")
-    _check_eval(n, chunk, seed)
-    dev = _device_of(image_encoder)
-    generator = torch.Generator(device=dev).manual_seed(seed)
+    generator = _evaluation_generator(n, chunk, seed, image_encoder)
+    dev = generator.device
     log_prior = torch.log(torch.as_tensor(bp.label_prior(model), device=dev))
     with torch.no_grad():
         s = model.sample(n, generator)
@@ -480,8 +480,7 @@ def evaluate_denoiser(run: DenoiserRun, model: JGHM, n: int = 2000, seed: int = 
     if not isinstance(run, DenoiserRun):
         raise ValueError(f"run must be a DenoiserRun, got {type(run).__name__}")
     model = _check_model(model)
-    _check_eval(n, chunk, seed)
-    generator = torch.Generator(device=_device_of(run.denoiser)).manual_seed(seed)
+    generator = _evaluation_generator(n, chunk, seed, run.denoiser)
     with torch.no_grad():
         s = model.sample(n, generator)
         z = _noisy(s.image, run.sigma, generator)
@@ -496,8 +495,7 @@ def evaluate_next_token(run: NextTokenRun, model: JGHM, n: int = 2000, seed: int
     if not isinstance(run, NextTokenRun):
         raise ValueError(f"run must be a NextTokenRun, got {type(run).__name__}")
     model = _check_model(model)
-    _check_eval(n, chunk, seed)
-    generator = torch.Generator(device=_device_of(run.transformer)).manual_seed(seed)
+    generator = _evaluation_generator(n, chunk, seed, run.transformer)
     with torch.no_grad():
         s = model.sample(n, generator)
         values = _in_chunks(lambda r: _next_token_losses(run.transformer, run.image_encoder, s.image[r], s.text[r]),

@@ -53,3 +53,13 @@ def built_site() -> Path:
     sphinx_warnings = [line for line in log.splitlines() if "WARNING:" in line]
     assert not sphinx_warnings, "strict build printed warnings:\n" + "\n".join(sphinx_warnings)
     return BUILD_HTML
+
+
+@pytest.fixture
+def quiet(monkeypatch):
+    """No progress bars during the test, and no figure left open after it."""
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setenv("MMTHEORY_PROGRESS", "0")
+    yield
+    plt.close("all")

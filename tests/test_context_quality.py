@@ -21,11 +21,7 @@ from mmtheory.contexture import (  # noqa: E402
 from mmtheory.registry import experiments  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def quiet(monkeypatch):
-    monkeypatch.setenv("MMTHEORY_PROGRESS", "0")
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("quiet")  # conftest: no progress bars, figures closed
 
 
 @pytest.fixture(scope="module")

@@ -19,11 +19,7 @@ from mmtheory.single_index_icl import (  # noqa: E402
 )
 
 
-@pytest.fixture(autouse=True)
-def quiet(monkeypatch):
-    monkeypatch.setenv("MMTHEORY_PROGRESS", "0")
-    yield
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("quiet")  # conftest: no progress bars, figures closed
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@
 
 On the paper's model (``JGHM.paper(p=0.2)``: 10 symbols, depth 4, branching 3, 81 leaves a tree)
 it times three tasks, each as the vectorised code (:mod:`mmtheory.jghm`,
-:mod:`mmtheory.belief_propagation`, torch) against the per-sample, per-node reference
-(:mod:`mmtheory.jghm_reference`, numpy, always on the CPU):
+:mod:`mmtheory.jghm.bp`, torch) against the per-sample, per-node reference
+(:mod:`mmtheory.jghm.reference`, numpy, always on the CPU):
 
 * sampling: (root, image leaves, text leaves) triples per second;
 * the image root posterior given all 81 image leaves, samples per second;
@@ -33,10 +33,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mmtheory import belief_propagation as bp
-from mmtheory.jghm import JGHM
-from mmtheory.jghm_reference import (denoising_mean_reference, root_message_reference,
-                                     root_posterior_reference, sample_reference)
+from mmtheory.jghm import (
+    JGHM,
+    bp,
+    denoising_mean_reference,
+    root_message_reference,
+    root_posterior_reference,
+    sample_reference,
+)
 
 MIN_SECONDS = 0.2
 MAX_N = 200_000  # (n, 81, 10) float64 tensors: 130 MB each

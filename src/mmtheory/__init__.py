@@ -1,18 +1,25 @@
 """mmtheory: the tested library behind the monograph on the statistical theory of
 multimodal representation learning.
 
-Modules are named for the mathematics they hold:
+One subpackage per part of the book, each re-exporting its public names (chapters and tests import
+from these, never from the modules behind them):
 
-- :mod:`mmtheory.joint`: finite joint laws of two modalities, pointwise and total mutual information;
-- :mod:`mmtheory.contrastive`: the contrastive (InfoNCE, CLIP) risk, exact and Monte Carlo, and training a score;
-- :mod:`mmtheory.sufficiency`: encoders of a finite modality and the four forms of their sufficiency;
-- :mod:`mmtheory.downstream`: zero-shot classification, conditional denoising, next-token prediction from a code;
-- :mod:`mmtheory.jghm`: the Joint Generative Hierarchical Model (transition matrices, exact leaf laws);
-- :mod:`mmtheory.icl`: multi-modal in-context learning: latent-factor prompts, LSA, the cross-attention stack;
-- :mod:`mmtheory.viz`: the book's figure style and kernel-free interactive figures;
-- :mod:`mmtheory.runtime`: device, seeding, the run scale, progress bars;
-- :mod:`mmtheory.io`: atomic writing of results, figures and checkpoints;
-- :mod:`mmtheory.registry`: the experiments the command line runs (``python -m mmtheory list``).
+- :mod:`mmtheory.sufficiency`: Part I and the Prologue (finite joint laws, the contrastive risk,
+  sufficiency of encoders, downstream tasks);
+- :mod:`mmtheory.jghm`: Part II (the JGHM, exact belief propagation ``jghm.bp``, Bayes risks,
+  transformers and their training);
+- :mod:`mmtheory.contexture`: Part III (the expectation operator and its SVD, contexts, objectives,
+  scaling, context quality);
+- :mod:`mmtheory.icl`: Part IV (multi-modal in-context learning);
+- :mod:`mmtheory.neighbours`: Part V (neighbouring results).
+
+Shared rooms: :mod:`mmtheory.numerics` (small solvers and statistics), :mod:`mmtheory.checks` (argument
+checks), :mod:`mmtheory.viz` (figure style and kernel-free widgets), :mod:`mmtheory.runtime` (device,
+seeding, scale, progress), :mod:`mmtheory.io` (atomic writes, checkpoints), :mod:`mmtheory.registry` and
+:mod:`mmtheory.cli` (the experiments the command line runs: ``python -m mmtheory list``).
+The map of the package is in the README, section "Architecture".
 """
 
 __version__ = "0.1.0"
+
+from . import contexture, icl, jghm, neighbours, numerics, runtime, sufficiency, viz  # noqa: E402, F401

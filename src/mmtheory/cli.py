@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .runtime import SCALES, SCALE_ENV
+from .runtime import SCALE_ENV, SCALES
 
 
 def _parser() -> argparse.ArgumentParser:

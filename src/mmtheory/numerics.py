@@ -1,10 +1,13 @@
-"""Small numerical routines shared by the theory modules (numpy only, no scipy)."""
+"""Small numerical routines shared by the parts: statistics, fits, solvers, subspace geometry (numpy, no scipy)."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+import torch
+
+from .checks import check_positive
 
 
 def mean_se(values) -> tuple[np.ndarray, np.ndarray]:
@@ -31,3 +34,87 @@ def golden_min(f, low: float, high: float, tol: float = 1e-13) -> float:
             d = a + ratio * (b - a)
             fd = f(d)
     return 0.5 * (a + b)
+
+
+def fit_inverse_m(Ms, risks) -> tuple[float, float]:
+    """Least-squares fit of ``risk(M) = a + b / M``; returns ``(a, b)``."""
+    Ms, risks = np.asarray(Ms, dtype=float), np.asarray(risks, dtype=float)
+    if Ms.shape != risks.shape or Ms.size < 2 or np.any(Ms < 1):
+        raise ValueError("Ms and risks must be equal-length arrays of at least two points, with every M >= 1")
+    a, b = np.linalg.lstsq(np.stack([np.ones_like(Ms), 1 / Ms], axis=1), risks, rcond=None)[0]
+    return float(a), float(b)
+
+
+def logsumexp(x, axis: int = -1) -> np.ndarray:
+    """``log(sum(exp(x), axis))`` of a numpy array, by ``torch.logsumexp`` (``-inf`` where all are ``-inf``)."""
+    return torch.logsumexp(torch.as_tensor(np.asarray(x, dtype=float)), dim=axis).numpy()
+
+
+def weighted_basis(F, px, centred: bool = True) -> np.ndarray:
+    r"""An orthonormal basis of the span of ``F``'s columns in :math:`L^2(p_x)`, as :math:`D^{1/2}`-scaled coordinates.
+
+    With ``centred`` the columns are centred under ``px`` first (the constant function is left out).
+    """
+    px = np.asarray(px, dtype=float)
+    F = np.asarray(F, dtype=float).reshape(px.size, -1)
+    G = np.sqrt(px)[:, None] * ((F - px @ F) if centred else F)
+    U, sv, _ = np.linalg.svd(G, full_matrices=False)
+    return U[:, sv > 1e-10 * max(sv.max(initial=0), 1e-300)]
+
+
+def principal_cosines(F, G, px=None, centred: bool = True) -> np.ndarray:
+    r"""Cosines of the principal angles between the spans of ``F`` and ``G`` in :math:`L^2(p_x)`, descending.
+
+    ``F`` and ``G`` hold functions of :math:`x` as columns (``N x d`` and ``N x d'``); ``px`` defaults to
+    uniform. With ``centred`` (the default) the spans are centred first, which makes this canonical
+    correlation analysis (the cosines are the canonical correlations); without it the constant function
+    counts, as it must for eigenvectors of a Markov kernel, whose first one is the constant.
+    All equal 1 when the spans coincide; there are ``min(rank F, rank G)`` of them.
+    """
+    F = np.asarray(F, dtype=float)
+    N = F.shape[0]
+    px = np.full(N, 1.0 / N) if px is None else np.asarray(px, dtype=float)
+    BF, BG = weighted_basis(F, px, centred), weighted_basis(G, px, centred)
+    return np.clip(np.linalg.svd(BF.T @ BG, compute_uv=False), 0.0, 1.0)
+
+
+def _ridge_moments(Phi, labelled, y, ridge) -> tuple[np.ndarray, ...]:
+    """Checked inputs and the centred normal equations of the ridge probe on the labelled rows."""
+    Phi = np.asarray(Phi, dtype=float)
+    Phi = Phi.reshape(Phi.shape[0], -1)
+    ridge = check_positive(ridge, "ridge", allow_zero=True)
+    labelled, y = np.asarray(labelled), np.asarray(y, dtype=float)
+    if labelled.ndim != 1 or labelled.size < 2 or y.ndim not in (1, 2) or y.shape[0] != labelled.size:
+        raise ValueError("labelled must be 1-D of length >= 2 and y have as many rows (one column per target), "
+                         f"got {labelled.shape} and {y.shape}")
+    Z = Phi[labelled]
+    z_mean, y_mean = Z.mean(axis=0), y.mean(axis=0)
+    Zc = Z - z_mean
+    return Phi - z_mean, y_mean, Zc.T @ Zc / y.size, Zc.T @ (y - y_mean) / y.size, ridge
+
+
+def _ridge_solve(gram: np.ndarray, rhs: np.ndarray, ridge: float) -> np.ndarray:
+    if ridge > 0:
+        return np.linalg.solve(gram + ridge * np.eye(gram.shape[0]), rhs)
+    return np.linalg.lstsq(gram, rhs, rcond=None)[0]
+
+
+def ridge_predict(Phi, labelled, y, ridge: float = 1e-2) -> np.ndarray:
+    r"""Predictions on every row of a ridge probe fitted on the rows ``labelled`` with labels ``y``.
+
+    The probe minimises :math:`\frac1m\sum_j (w^\top\Phi(x_j) + b - y_j)^2 + \lambda\|w\|^2` (the intercept
+    :math:`b` is not penalised; ``ridge = 0`` gives the minimum-norm least-squares fit); ``Phi`` holds one
+    feature per column, ``y`` one target per column if it is 2-D (each fitted on its own).
+    """
+    centred, y_mean, gram, rhs, ridge = _ridge_moments(Phi, labelled, y, ridge)
+    return centred @ _ridge_solve(gram, rhs, ridge) + y_mean
+
+
+def nested_ridge_predict(Phi, labelled, y, ridge: float = 1e-2) -> np.ndarray:
+    """:func:`ridge_predict` on the first ``d`` columns of ``Phi``, for every ``d``: an ``N x D`` array."""
+    centred, y_mean, gram, rhs, ridge = _ridge_moments(Phi, labelled, y, ridge)
+    D = rhs.size
+    W = np.zeros((D, D))
+    for d in range(1, D + 1):
+        W[:d, d - 1] = _ridge_solve(gram[:d, :d], rhs[:d], ridge)
+    return centred @ W + y_mean

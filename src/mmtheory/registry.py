@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.metadata
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import __version__
 from .io import save_figure, write_json
 from .runtime import get_device, resolve_scale, seed_everything
 
-# Modules that register experiments when imported; add one line per theory module.
-EXPERIMENT_MODULES = ("mmtheory.contrastive", "mmtheory.sufficiency", "mmtheory.downstream", "mmtheory.icl",
-                      "mmtheory.contexture_scaling", "mmtheory.context_quality", "mmtheory.jghm_bayes",
-                      "mmtheory.jghm_pretraining", "mmtheory.signal_noise",
-                      "mmtheory.single_index_icl")
+# The parts whose ``experiments`` modules register experiments when imported: one entry per subpackage.
+EXPERIMENT_MODULES = tuple(f"mmtheory.{part}.experiments" for part in ("sufficiency", "jghm", "contexture", "icl",
+                                                                         "neighbours"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,10 +35,11 @@ class Experiment:
 _REGISTRY: dict[str, Experiment] = {}
 
 
-def experiment(name: str, plot: Callable[[Any], Any]):
-    """Decorator: register ``run`` under ``name``, with ``plot`` to draw its result."""
+def experiment(plot: Callable[[Any], Any]):
+    """Decorator: register ``run`` under its own name (the id the command line uses), with ``plot`` to draw its result."""
 
     def register(run: Callable[..., Any]) -> Callable[..., Any]:
+        name = run.__name__
         if name in _REGISTRY and _REGISTRY[name].run is not run:
             raise ValueError(f"experiment name {name!r} is registered twice")
         summary = (run.__doc__ or "").strip().splitlines()[0] if run.__doc__ else ""
@@ -87,7 +86,7 @@ def run_experiment(
             "scale": scale,
             "seed": seed,
             "device": str(dev),
-            "mmtheory_version": __version__,
+            "mmtheory_version": importlib.metadata.version("mmtheory"),
             "seconds": round(seconds, 3),
             "result": result,
         }

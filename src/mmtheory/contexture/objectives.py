@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .checks import check_integer
-from .runtime import get_device, progress
+from ..checks import check_integer
+from ..runtime import get_device, progress
 
 
 def _centre(F: torch.Tensor, p: torch.Tensor) -> torch.Tensor:

@@ -48,11 +48,12 @@ import time
 import numpy as np
 import torch
 
-from .checks import check_integer
-from .contexture import check_rho, hermite_functions, principal_cosines
-from .contexture_objectives import contrastive_minimum
-from .registry import experiment
-from .runtime import get_device, progress, resolve_scale
+from ..checks import check_integer
+from ..numerics import principal_cosines
+from ..runtime import get_device, progress
+from .contexts import hermite_functions
+from .objectives import contrastive_minimum
+from .operator import check_rho
 
 GRID = np.linspace(-3.0, 3.0, 121)  # where the learned features are stored for the widget
 TEST_SEED = 20250  # the fixed test sample of the alignment measurement
@@ -94,7 +95,7 @@ def spectral_contrastive_batch_loss(z: torch.Tensor, z_pos: torch.Tensor) -> tor
 
 def gaussian_contrastive_minimum(rho: float, d: int) -> float:
     r"""The population minimum :math:`L_C^* = -\frac12 \sum_{k=1}^d \rho^{4k}` over encoders with ``d`` outputs
-    (:func:`~mmtheory.contexture_objectives.contrastive_minimum` with :math:`s_k = \rho^k`)."""
+    (:func:`~mmtheory.contexture.objectives.contrastive_minimum` with :math:`s_k = \rho^k`)."""
     rho, d = check_rho(rho), check_integer(d, "d", 1)
     return contrastive_minimum(rho ** np.arange(d + 1.0), d)
 
@@ -239,98 +240,3 @@ def train_encoder(width: int, depth: int, rho: float = 0.8, d: int = 4, steps: i
 # --- the registered experiment: a width sweep ----------------------------------------------------
 
 
-@dataclasses.dataclass
-class WidthSweepResult:
-    """Alignment and loss gap of trained encoders over a grid of widths, depths and seeds (at a fixed budget)."""
-
-    widths: np.ndarray
-    depths: np.ndarray
-    seeds: np.ndarray
-    rho: float
-    d: int
-    steps: int
-    batch: int
-    lr: float
-    minimum: float  # gaussian_contrastive_minimum(rho, d)
-    cca_r2: np.ndarray  # (depths, widths, seeds)
-    loss_gap: np.ndarray  # (depths, widths, seeds): final population loss - minimum
-    seconds: np.ndarray  # (depths, widths, seeds): training time of each run
-    grid: np.ndarray  # (G,)
-    aligned_features: np.ndarray  # (depths, widths, G, d): the first seed's features after the best linear map
-    device: str
-
-
-SWEEP_SIZES = {  # the short budgets take a larger step; full is the reference replication (Adam, lr 1e-3)
-    "quick": dict(widths=(8, 32), depths=(1,), seeds=1, steps=150, batch=256, lr=3e-3, test_points=5000),
-    "book": dict(widths=(4, 16, 64, 256), depths=(2,), seeds=1, steps=1200, batch=512, lr=3e-3, test_points=20_000),
-    "full": dict(widths=(16, 64, 256, 512, 1024, 2048), depths=(1, 2, 3, 4, 6), seeds=15, steps=3000, batch=1024,
-                 lr=1e-3, test_points=20_000),
-}
-
-
-def plot_width_sweep(result: WidthSweepResult):
-    """Alignment and loss gap against width: one line per depth, the mean over seeds and their range (band)."""
-    from .viz import new_figure, sequential_colors
-
-    fig, (ax0, ax1) = new_figure(ncols=2)
-    for i, (depth, color) in enumerate(zip(result.depths, sequential_colors(len(result.depths)))):
-        for ax, values in ((ax0, result.cca_r2[i]), (ax1, result.loss_gap[i])):
-            values = np.maximum(values, 1e-6) if ax is ax1 else values  # log axis: the gap is >= 0 up to 1e-8
-            ax.plot(result.widths, values.mean(1), "o-", color=color, label=f"depth {depth}")
-            ax.fill_between(result.widths, values.min(1), values.max(1), color=color, alpha=0.2, lw=0)
-    ax0.set(xscale="log", xlabel="width", ylabel=r"CCA $R^2$ with $h_1..h_d$", ylim=(None, 1.01),
-            title=f"alignment after {result.steps} steps")
-    ax1.set(xscale="log", yscale="log", xlabel="width", ylabel=r"$L_C - L_C^*$ (population)",
-            title=rf"loss gap to the minimum $L_C^* = {result.minimum:.4f}$")
-    for ax in (ax0, ax1):
-        ax.legend(fontsize="small")
-    return fig
-
-
-@experiment("contexture_width_sweep", plot=plot_width_sweep)
-def width_sweep(scale: str | None = None, seed: int = 0, device=None) -> WidthSweepResult:
-    """Spectral contrastive encoders on a Gaussian context: alignment with the top-d Hermite functions against width."""
-    size = SWEEP_SIZES[resolve_scale(scale)]
-    rho, d, dev = 0.8, 4, get_device(device)
-    seeds = seed + np.arange(size["seeds"])
-    fits = [[[train_encoder(w, depth, rho, d, size["steps"], size["batch"], size["lr"], int(s), dev,
-                            test_points=size["test_points"]) for s in seeds] for w in size["widths"]]
-            for depth in size["depths"]]
-
-    def field(name: str) -> np.ndarray:
-        return np.array([[[getattr(fit, name) for fit in row] for row in block] for block in fits])
-
-    minimum = gaussian_contrastive_minimum(rho, d)
-    return WidthSweepResult(
-        widths=np.array(size["widths"]), depths=np.array(size["depths"]), seeds=seeds, rho=rho, d=d,
-        steps=size["steps"], batch=size["batch"], lr=size["lr"], minimum=minimum, cca_r2=field("cca_r2"),
-        loss_gap=field("final_loss") - minimum, seconds=field("seconds"),
-        grid=GRID.copy(), aligned_features=field("aligned_features")[:, :, 0], device=str(dev),
-    )
-
-
-def draw_alignment_state(fig, result: WidthSweepResult, width: int, depth: int | None = None) -> None:
-    """Widget state: the learned features of one width (best linear map onto :math:`h_1..h_d`) against the truth,
-    and the alignment curve with this width marked. ``depth`` defaults to the deepest in the result."""
-    from .viz import PALETTE
-
-    if width not in result.widths:
-        raise ValueError(f"width must be one of {result.widths.tolist()}, got {width!r}")
-    depth = int(result.depths[-1]) if depth is None else depth
-    if depth not in result.depths:
-        raise ValueError(f"depth must be one of {result.depths.tolist()}, got {depth!r}")
-    i, j = int(np.flatnonzero(result.depths == depth)[0]), int(np.flatnonzero(result.widths == width)[0])
-    truth = hermite_functions(result.grid, result.d)[:, 1:]
-    ax0, ax1 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.6, 1]})
-    for k in range(result.d):
-        color = PALETTE[k % len(PALETTE)]
-        ax0.plot(result.grid, truth[:, k], color=color, ls="--", lw=1.2)
-        ax0.plot(result.grid, result.aligned_features[i, j, :, k], color=color, label=f"$h_{k + 1}$")
-    ax0.set(xlabel="$a$", ylabel="feature", ylim=(truth.min() - 0.5, truth.max() + 2.5),
-            title=f"width {width}, depth {depth}: learned (solid) vs Hermite (dashed)")
-    ax0.legend(fontsize="small", loc="upper center", ncols=result.d)
-    r2 = result.cca_r2[i].mean(1)
-    ax1.plot(result.widths, r2, "o-", color="0.5")
-    ax1.plot([width], [r2[j]], "o", ms=10, color=PALETTE[1])
-    ax1.set(xscale="log", xlabel="width", ylabel=r"CCA $R^2$", ylim=(min(r2.min() - 0.05, 0.8), 1.01),
-            title=rf"$R^2 = {r2[j]:.3f}$")

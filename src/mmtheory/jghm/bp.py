@@ -30,8 +30,8 @@ import dataclasses
 import numpy as np
 import torch
 
-from .checks import check_integer
-from .jghm import JGHM, check_tree
+from ..checks import check_integer
+from .model import JGHM, check_tree
 
 DTYPE = torch.float64
 

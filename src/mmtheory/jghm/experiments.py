@@ -25,17 +25,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .context_quality import ridge_predict
-from .downstream import fit_inverse_m
-from .jghm import JGHM
-from .jghm_risks import bayes_risk
-from .jghm_training import (
-    EVAL_SEED, TrainConfig, evaluate_clip, evaluate_denoiser, evaluate_next_token, evaluate_zero_shot,
-    train_clip, train_denoiser, train_next_token,
-)
-from .jghm_transformers import TreeEncoder, guidance_targets
-from .registry import experiment
-from .runtime import get_device, resolve_scale
+from ..numerics import fit_inverse_m, ridge_predict
+from ..registry import experiment
+from ..runtime import get_device, progress, resolve_scale
+from . import bp
+from .evaluation import EVAL_SEED, evaluate_clip, evaluate_denoiser, evaluate_next_token, evaluate_zero_shot
+from .figures import plot_bayes_curves, plot_clip, plot_downstream, plot_probes, plot_prompt_curve
+from .model import JGHM
+from .risks import TASKS, Risk, bayes_risk, draw_prompts, zero_shot_logits
+from .training import TrainConfig, train_clip, train_denoiser, train_next_token
+from .transformers import TreeEncoder, guidance_targets
 
 CHECKPOINT_ENV = "MMTHEORY_CHECKPOINTS"
 
@@ -91,7 +90,7 @@ def _checkpoint(protocol: Protocol, name: str, seed: int):
 
 
 @functools.lru_cache(maxsize=8)
-def _clip_run(protocol: Protocol, arch: str, p: float, seed: int, device: torch.device):
+def clip_run(protocol: Protocol, arch: str, p: float, seed: int, device: torch.device):
     """Train one pair of encoders of architecture ``arch`` at flip probability ``p``; kept for the
     process, so the experiments of one session (one chapter's kernel) train each pair once."""
     model = JGHM.paper(p=p, depth=protocol.depth)
@@ -143,7 +142,8 @@ class ProbeResult:
     bayes: tuple
 
 
-def probe_experiment(scale: str | None = None, seed: int = 0, device=None) -> ProbeResult:
+@experiment(plot=plot_probes)
+def jghm_probe(scale: str | None = None, seed: int = 0, device=None) -> ProbeResult:
     """Linear probes for the BP messages in untrained, CLIP-trained and BP-guided encoders."""
     protocol, dev = PROTOCOLS[resolve_scale(scale)], get_device(device)
     p = protocol.probe_p
@@ -155,7 +155,7 @@ def probe_experiment(scale: str | None = None, seed: int = 0, device=None) -> Pr
                             n_layers=protocol.clip_layers, n_heads=4).to(dev).eval()
     r2, risks = {"untrained": probe_messages(untrained, model.image, leaves)}, {}
     for arch in ("standard", "guided"):
-        run = _clip_run(protocol, arch, p, seed, dev)
+        run = clip_run(protocol, arch, p, seed, dev)
         r2[arch] = probe_messages(run.image_encoder.eval(), model.image, leaves)
         risk = evaluate_clip(run, model, n=protocol.n_eval)
         risks[arch] = (risk.mean, risk.se)
@@ -164,23 +164,6 @@ def probe_experiment(scale: str | None = None, seed: int = 0, device=None) -> Pr
                        bayes=(bayes.mean, bayes.se))
 
 
-def plot_probes(result: ProbeResult):
-    from .viz import new_figure
-
-    fig, axes = new_figure(ncols=len(result.r2), width=3.3 * len(result.r2), height=3.0)
-    for ax, (arch, r2) in zip(axes, result.r2.items()):
-        image = ax.imshow(r2.T, vmin=0, vmax=1, cmap="viridis", origin="lower", aspect="auto")
-        for (b, i), value in np.ndenumerate(r2):
-            ax.text(b, i, f"{value:.2f}", ha="center", va="center", fontsize=8,
-                    color="k" if value > 0.6 else "w")
-        ax.set(title=arch, xlabel="after block", ylabel="message of depth",
-               xticks=range(r2.shape[0]), xticklabels=range(1, r2.shape[0] + 1),
-               yticks=range(r2.shape[1]), yticklabels=[result.depth - 1 - i for i in range(r2.shape[1])])
-    fig.colorbar(image, ax=axes, shrink=0.8, label="held-out R²")
-    return fig
-
-
-experiment("jghm_probe", plot=plot_probes)(probe_experiment)
 
 
 # --- CLIP and zero-shot ---------------------------------------------------------------------------
@@ -207,7 +190,8 @@ class ClipResult:
     fit: tuple
 
 
-def clip_experiment(scale: str | None = None, seed: int = 0, device=None) -> ClipResult:
+@experiment(plot=plot_clip)
+def jghm_clip(scale: str | None = None, seed: int = 0, device=None) -> ClipResult:
     """CLIP and zero-shot risks of CLIP-trained transformers (standard, guided, shallow) against Bayes."""
     protocol, dev = PROTOCOLS[resolve_scale(scale)], get_device(device)
     clip, zsc, history, seconds = ({a: [] for a in ARCHITECTURES} for _ in range(4))
@@ -215,7 +199,7 @@ def clip_experiment(scale: str | None = None, seed: int = 0, device=None) -> Cli
     for p in protocol.ps:
         model = JGHM.paper(p=p, depth=protocol.depth)
         for arch in ARCHITECTURES:
-            run = _clip_run(protocol, arch, p, seed, dev)
+            run = clip_run(protocol, arch, p, seed, dev)
             risk = evaluate_clip(run, model, n=protocol.n_eval)
             zero = evaluate_zero_shot(run.image_encoder, run.text_encoder, model, n=protocol.n_eval, M=protocol.M)
             clip[arch].append((risk.mean, risk.se))
@@ -226,7 +210,7 @@ def clip_experiment(scale: str | None = None, seed: int = 0, device=None) -> Cli
             risk = bayes_risk(model, task, n=protocol.n_eval, seed=EVAL_SEED, device=dev)
             out.append((risk.mean, risk.se))
     p = protocol.ps[len(protocol.ps) // 2]
-    run, model = _clip_run(protocol, "standard", p, seed, dev), JGHM.paper(p=p, depth=protocol.depth)
+    run, model = clip_run(protocol, "standard", p, seed, dev), JGHM.paper(p=p, depth=protocol.depth)
     by_M = [evaluate_zero_shot(run.image_encoder, run.text_encoder, model, n=protocol.n_eval, M=M)
             for M in protocol.Ms]
     by_M = np.array([(r.mean, r.se) for r in by_M])
@@ -237,37 +221,6 @@ def clip_experiment(scale: str | None = None, seed: int = 0, device=None) -> Cli
                       Ms=np.array(protocol.Ms), zsc_by_M=by_M, fit=fit_inverse_m(protocol.Ms, by_M[:, 0]))
 
 
-def plot_clip(result: ClipResult):
-    from .viz import new_figure
-
-    fig, axes = new_figure(ncols=3, width=13.0, height=3.2)
-    i = len(result.ps) // 2
-    for arch, curves in result.history.items():
-        steps = np.arange(1, curves.shape[1] + 1)
-        window = max(curves.shape[1] // 20, 1)
-        smooth = np.convolve(curves[i], np.ones(window) / window, mode="valid")
-        axes[0].plot(steps[window - 1:], smooth, label=arch)
-    axes[0].axhline(result.bayes_clip[i, 0], color="k", ls="--", lw=1, label="Bayes")
-    axes[0].set(xlabel="step", ylabel="training CLIP loss (moving mean)", title=f"p = {result.ps[i]}")
-    axes[0].legend(fontsize=8)
-    width = 0.8 / (len(result.clip) + 1)
-    for k, (arch, values) in enumerate(list(result.clip.items()) + [("Bayes", result.bayes_clip)]):
-        axes[1].bar(np.arange(len(result.ps)) + k * width, values[:, 0], width, yerr=2 * values[:, 1], label=arch)
-    axes[1].set(xticks=np.arange(len(result.ps)) + 0.4 - width / 2, xticklabels=[f"p = {p}" for p in result.ps],
-                ylabel="held-out CLIP risk")
-    axes[1].legend(fontsize=8)
-    a, b = result.fit
-    axes[2].errorbar(result.Ms, result.zsc_by_M[:, 0], yerr=2 * result.zsc_by_M[:, 1], fmt="o", ms=4, capsize=2,
-                     label="standard encoder")
-    grid = np.geomspace(result.Ms[0], result.Ms[-1], 100)
-    axes[2].plot(grid, a + b / grid, lw=1, label=f"fit {a:.3f} + {b:.2f}/M")
-    axes[2].axhline(result.bayes_zsc[i, 0], color="k", ls="--", lw=1, label="Bayes")
-    axes[2].set(xscale="log", xlabel="prompts per class M", ylabel="zero-shot cross-entropy")
-    axes[2].legend(fontsize=8)
-    return fig
-
-
-experiment("jghm_clip", plot=plot_clip)(clip_experiment)
 
 
 # --- downstream -----------------------------------------------------------------------------------
@@ -286,12 +239,13 @@ class DownstreamResult:
     seconds: dict
 
 
-def downstream_experiment(scale: str | None = None, seed: int = 0, device=None) -> DownstreamResult:
+@experiment(plot=plot_downstream)
+def jghm_downstream(scale: str | None = None, seed: int = 0, device=None) -> DownstreamResult:
     """Denoising and next-token prediction from a frozen CLIP embedding vs joint training, in and out of distribution."""
     protocol, dev = PROTOCOLS[resolve_scale(scale)], get_device(device)
     p = protocol.train_p
     model = JGHM.paper(p=p, depth=protocol.depth)
-    encoders = _clip_run(protocol, "standard", p, seed, dev)
+    encoders = clip_run(protocol, "standard", p, seed, dev)
     net = dict(d=protocol.down_d, n_layers=protocol.down_layers, n_heads=4)
     runs, seconds = {}, {}
     for variant, frozen in (("frozen", True), ("joint", False)):
@@ -320,39 +274,101 @@ def downstream_experiment(scale: str | None = None, seed: int = 0, device=None) 
                             seconds={f"{t}-{v}": s for (t, v), s in seconds.items()})
 
 
-def plot_downstream(result: DownstreamResult):
-    from .viz import new_figure
-
-    fig, axes = new_figure(ncols=2, width=9.5, height=3.2)
-    titles = {"cdm": "denoising (sum over leaves)", "vlm": "next token (per token)"}
-    styles = {"frozen": "-o", "joint": "-s", "bayes": "--k", "misspecified": ":k"}
-    labels = {"frozen": "frozen CLIP embedding", "joint": "joint training", "bayes": "Bayes",
-              "misspecified": f"BP with p = {result.p} matrices"}
-    for ax, (task, by) in zip(axes, result.risk.items()):
-        for variant, values in by.items():
-            ax.errorbar(result.ood_ps, values[:, 0], yerr=2 * values[:, 1], fmt=styles[variant], ms=4, capsize=2,
-                        label=labels[variant])
-        ax.axvline(result.p, color="0.7", lw=0.8)
-        ax.set(title=titles[task], xlabel="test flip probability p'", ylabel="risk")
-    axes[0].legend(fontsize=7)
-    return fig
 
 
-experiment("jghm_downstream", plot=plot_downstream)(downstream_experiment)
+TASK_LABELS = {"clip": "CLIP (K = 4)", "zsc": "zero-shot", "cdm": "denoising (sum over leaves)",
+               "vlm": "next token (per token)"}
 
 
-def draw_ood_state(fig, result: DownstreamResult, test_p: float) -> None:
-    """Denoising and next-token risks at one test flip probability: both trained models beside Bayes and
-    BP run with the training matrices."""
-    i = int(np.argmin(np.abs(result.ood_ps - test_p)))
-    axes = fig.subplots(1, 2)
-    names = ("frozen", "joint", "misspecified", "bayes")
-    labels = ("frozen CLIP\nembedding", "joint\ntraining", f"BP with\np = {result.p}", "Bayes")
-    colors = ("tab:blue", "tab:orange", "0.55", "k")
-    for ax, (task, by) in zip(axes, result.risk.items()):
-        values = np.array([by[name][i] for name in names])
-        ax.bar(range(4), values[:, 0], yerr=2 * values[:, 1], color=colors, capsize=3)
-        ax.set_xticks(range(4), labels, fontsize=7)
-        top = max(by[name][:, 0].max() for name in names)
-        ax.set(ylim=(0, 1.1 * top), title=f"{'denoising' if task == 'cdm' else 'next token'}, test p' = "
-               f"{result.ood_ps[i]} (trained at {result.p})")
+@dataclasses.dataclass
+class BayesCurves:
+    """Risks of BP on data at each ``p``: with the true matrices (``bayes``) and with those of
+    ``train_p`` (``misspecified``); ``[task][i]`` is ``(mean, se)`` at ``ps[i]``."""
+
+    ps: np.ndarray
+    train_p: float
+    samples: dict
+    bayes: dict
+    misspecified: dict
+
+
+BAYES_SCALES = {
+    "quick": dict(ps=(0.02, 0.2, 0.4), n=200, n_vlm=20),
+    "book": dict(ps=(0.02, 0.1, 0.2, 0.3, 0.4), n=1500, n_vlm=100),
+    "full": dict(ps=tuple(np.round(np.arange(1, 21) * 0.02, 2)), n=10_000, n_vlm=2000),
+}
+
+
+def bayes_curves(ps, n: int = 2000, n_vlm: int = 200, train_p: float = 0.2, seed: int = 0,
+                 device=None) -> BayesCurves:
+    """Bayes and misspecified-BP risks of the four tasks on the paper's trees at every ``p``."""
+    trained = JGHM.paper(p=train_p)
+    samples = {task: (n_vlm if task == "vlm" else n) for task in TASKS}
+    bayes = {task: [] for task in TASKS}
+    wrong = {task: [] for task in TASKS}
+    for i, p in enumerate(progress(ps, desc="Bayes risks")):
+        truth = JGHM.paper(p=float(p))
+        for task in TASKS:
+            for out, bp_model in ((bayes, None), (wrong, trained)):
+                risk = bayes_risk(truth, task, n=samples[task], seed=seed + i, bp_model=bp_model, device=device)
+                out[task].append((risk.mean, risk.se))
+    as_arrays = lambda d: {task: np.array(values) for task, values in d.items()}  # noqa: E731
+    return BayesCurves(ps=np.asarray(ps, dtype=float), train_p=train_p, samples=samples,
+                       bayes=as_arrays(bayes), misspecified=as_arrays(wrong))
+
+
+@experiment(plot=plot_bayes_curves)
+def jghm_bayes_curves(scale: str | None = None, seed: int = 0, device=None) -> BayesCurves:
+    """Bayes risk against p for CLIP, zero-shot, denoising and next-token, and BP with p = 0.2 matrices."""
+    return bayes_curves(**BAYES_SCALES[resolve_scale(scale)], seed=seed, device=device)
+
+
+@dataclasses.dataclass
+class PromptCurve:
+    """Zero-shot cross-entropy with the exact PMI score and ``M`` prompts per class, the Bayes risk
+    (the exact label posterior) on the same images, and the fit ``a + b / M``."""
+
+    p: float
+    Ms: np.ndarray
+    risk: np.ndarray  # (len(Ms), 2): mean, se
+    bayes: tuple
+    fit: tuple
+
+
+PROMPT_SCALES = {
+    "quick": dict(Ms=(5, 25, 100), n=300),
+    "book": dict(Ms=(5, 10, 25, 50, 100, 250), n=3000),
+    "full": dict(Ms=(5, 10, 25, 50, 100, 250, 500, 1000), n=7500),
+}
+
+
+def prompt_curve(Ms, n: int = 3000, p: float = 0.2, seed: int = 0, device=None) -> PromptCurve:
+    """Zero-shot risk against the number of prompts, with the exact score (no training involved).
+
+    Prompts for class ``c`` are fresh texts whose first leaf is ``c`` (never the evaluated images' own
+    captions), nested across ``M``; the logits include the label prior.
+    """
+    Ms = np.asarray(sorted(Ms))
+    model, dev = JGHM.paper(p=p), get_device(device)
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    with torch.no_grad():
+        s = model.sample(n, gen)
+        prompts = draw_prompts(model, int(Ms[-1]), gen)
+        image_post = bp.root_posterior(model, "image", s.image) / torch.as_tensor(model.prior, device=dev)
+        text_post = bp.root_posterior(model, "text", prompts.flatten(0, 1)).reshape(*prompts.shape[:2], -1)
+        log_prior = np.log(bp.label_prior(model))
+        label = s.text[:, :1]
+        risks = []
+        for M in Ms:
+            logits = zero_shot_logits(lambda x, y: torch.log(x @ y.T), image_post, text_post[:, :M], log_prior)
+            risk = Risk.of(-torch.log_softmax(logits, 1).gather(1, label)[:, 0])
+            risks.append((risk.mean, risk.se))
+        bayes = Risk.of(-torch.log(bp.label_posterior(model, s.image).gather(1, label))[:, 0])
+    risks = np.array(risks)
+    return PromptCurve(p=p, Ms=Ms, risk=risks, bayes=(bayes.mean, bayes.se), fit=fit_inverse_m(Ms, risks[:, 0]))
+
+
+@experiment(plot=plot_prompt_curve)
+def jghm_prompts(scale: str | None = None, seed: int = 0, device=None) -> PromptCurve:
+    """Zero-shot risk against the number of prompts M with the exact CLIP score, and its a + b/M fit."""
+    return prompt_curve(**PROMPT_SCALES[resolve_scale(scale)], seed=seed, device=device)

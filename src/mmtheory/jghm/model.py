@@ -16,7 +16,7 @@ same :math:`\Pi` and :math:`G`.
 A tree's matrices are a sequence of layers, layer :math:`d` an array ``(m_d, S, S)`` (a 4-D array
 when every layer has the same branching). This module holds the model (:class:`JGHM`), a sampler
 vectorised over depth (torch, GPU when asked), and the exact joint law of the leaves of trees small
-enough to enumerate; :mod:`mmtheory.belief_propagation` holds the exact posteriors.
+enough to enumerate; :mod:`mmtheory.jghm.bp` holds the exact posteriors.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import dataclasses
 import numpy as np
 import torch
 
-from .checks import check_integer, check_probability
-from .runtime import get_device
+from ..checks import check_integer, check_probability
+from ..runtime import get_device
 
 MAX_LEAF_CONFIGURATIONS = 100_000
 
@@ -270,72 +270,3 @@ def sample_tree(T, root: torch.Tensor, generator: torch.Generator) -> list[torch
 # --- the Part II widget ---------------------------------------------------------------------------
 
 
-def draw_jghm_state(fig, p: float, seed: int = 0) -> None:
-    """Part II widget: one seeded draw of :meth:`JGHM.paper` at flip probability ``p``, and its root posteriors.
-
-    Left, an icicle of both trees around the shared root (the image tree above it, the text tree below):
-    each depth is a row of cells coloured by symbol, every child directly under or over its parent, and
-    a dot marks each node that differs from the permuted parent :math:`\\Pi_d(x_{\\rm parent})`. Right,
-    :math:`\\pi(\\cdot \\mid x_{\\rm im})` and :math:`\\pi(\\cdot \\mid x_{\\rm tx})` with the true root shaded.
-    The draw is on the CPU from ``seed``: the uniforms are the same for every ``p``, so the widget shows
-    one draw corrupted more and more.
-    """
-    import matplotlib
-
-    from . import belief_propagation as bp
-
-    model, clean = JGHM.paper(p=p), JGHM.paper(p=0.0)
-    S = model.n_symbols
-    draw = model.sample(1, seed=seed, device="cpu", nodes=True)
-    colors = matplotlib.colormaps["tab10"].colors[:S]
-    cmap = matplotlib.colors.ListedColormap(colors)
-    ax_tree, ax_post = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2.6, 1]})
-
-    depth = len(model.image)
-    width = model.n_leaves("image")
-    rows, flipped = [], {}
-    for modality, nodes in (("image", draw.image_nodes), ("text", draw.text_nodes)):
-        flipped[modality] = 0
-        for d, level in enumerate(nodes):
-            level = level[0].numpy()
-            span = width // level.size  # leaves under one node of this depth
-            y = depth + d if modality == "image" else depth - d
-            if modality == "image" or d > 0:
-                rows.append((y, np.repeat(level, span)))
-                ax_tree.vlines(np.arange(0, width + 1, span), y - 0.5, y + 0.5, color="white", lw=0.4)
-            if d > 0:  # child slot c of node j is node m j + c
-                m = level.size // nodes[d - 1].shape[1]
-                permutation = clean.tree(modality)[d - 1][0].argmax(1)
-                parents = np.repeat(nodes[d - 1][0].numpy(), m)
-                moved = np.flatnonzero(level != permutation[parents])
-                flipped[modality] += moved.size
-                ax_tree.plot((moved + 0.5) * span, np.full(moved.size, y), "o", color="k",
-                             ms=1.6 if span == 1 else 2.5)
-    grid = np.zeros((2 * depth + 1, width), dtype=int)
-    for y, row in rows:
-        grid[y] = row
-    ax_tree.imshow(grid, cmap=cmap, vmin=-0.5, vmax=S - 0.5, origin="lower", aspect="auto",
-                   extent=(0, width, -0.5, 2 * depth + 0.5), interpolation="nearest")
-    ax_tree.grid(False)
-    labels = [f"text, depth {depth - y}" for y in range(depth)] + ["root"]
-    labels += [f"image, depth {y - depth}" for y in range(depth + 1, 2 * depth + 1)]
-    ax_tree.set_yticks(range(2 * depth + 1), labels, fontsize=7.5)
-    ax_tree.set_xticks([])
-    n_nodes = sum(level.shape[1] for level in draw.image_nodes[1:])
-    ax_tree.set_title(f"p = {p:g}: nodes off the permuted parent (dots): image {flipped['image']}, "
-                      f"text {flipped['text']} of {n_nodes}", fontsize=9.5)
-
-    root = int(draw.root[0])
-    posts = {modality: bp.root_posterior(model, modality, getattr(draw, modality))[0].numpy()
-             for modality in ("image", "text")}
-    symbols = np.arange(S)
-    ax_post.axvspan(root - 0.5, root + 0.5, color="0.85", zorder=0)
-    for shift, (modality, post), color in zip((-0.2, 0.2), posts.items(), ("0.2", "0.6")):
-        ax_post.bar(symbols + shift, post, width=0.4, color=color, label=f"from {modality} leaves")
-    ax_post.set_xticks(symbols, [str(a) for a in symbols], fontsize=8)
-    for label, color in zip(ax_post.get_xticklabels(), colors):
-        label.set_bbox({"facecolor": color, "edgecolor": "none", "pad": 1.2})
-    ax_post.set(ylim=(0, 1.05), xlim=(-0.6, S - 0.4), xlabel="root symbol $a$",
-                title=f"root posterior; true root {root} (shaded)")
-    ax_post.grid(axis="x", visible=False)
-    ax_post.legend(fontsize="small", loc="upper left")

@@ -4,7 +4,7 @@ Nothing here is vectorised: every function loops over samples and nodes in plain
 numpy, and the two passes of belief propagation are written node by node, the upward one as a
 recursion. It is slow on purpose, written to be read and checked against the equations, and it
 serves two ends: an independent check of the batched code of :mod:`mmtheory.jghm` (``JGHM.sample``)
-and :mod:`mmtheory.belief_propagation`, and the baseline of ``benchmarks/jghm_throughput.py``.
+and :mod:`mmtheory.jghm.bp`, and the baseline of ``benchmarks/jghm_throughput.py``.
 
 Trees are sequences of ``(m_d, S, S)`` layers, row ``a`` of ``T[d][c]`` the law of child slot
 ``c`` of a depth-``d`` node in state ``a``; child ``c`` of node ``j`` at depth ``d`` is node
@@ -15,13 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def logsumexp(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """``log(sum(exp(x), axis))`` with the maximum taken out first (``-inf`` where all are ``-inf``)."""
-    top = np.max(x, axis=axis, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    with np.errstate(divide="ignore"):
-        return np.log(np.sum(np.exp(x - top), axis=axis)) + np.squeeze(top, axis)
+from ..numerics import logsumexp
 
 
 def _log(x) -> np.ndarray:

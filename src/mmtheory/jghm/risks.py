@@ -21,13 +21,12 @@ from __future__ import annotations
 import dataclasses
 import math
 
-import numpy as np
 import torch
 
-from . import belief_propagation as bp
-from .checks import check_integer
-from .jghm import JGHM
-from .runtime import get_device
+from ..checks import check_integer
+from ..runtime import get_device
+from . import bp
+from .model import JGHM
 
 TASKS = ("clip", "zsc", "cdm", "vlm")
 

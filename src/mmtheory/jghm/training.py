@@ -1,24 +1,22 @@
-r"""Training and evaluating the JGHM transformers of Oko et al. (2025) (the protocol of the reference note, §6.0).
+r"""Training and evaluating the JGHM transformers of Oko et al. (2025) (the protocol of the official repository, `willcai7/Multimodal-GHM`).
 
 Every network is trained **online**: each step draws a fresh batch from the JGHM with a seeded
 :class:`torch.Generator` on the device, so the training loss is itself an unbiased estimate of the risk, and
 the reported in-distribution risk (``final``) is the mean of the last 100 training losses, as in the paper.
 The optimiser is AdamW (:math:`\beta = (0.9, 0.999)`, :math:`\epsilon = 10^{-8}`, decoupled weight decay),
 with the step decayed along a cosine from ``lr_max`` to ``lr_min`` over the run (no warm-up) and the gradient
-norm clipped. The four objectives are those of :mod:`mmtheory.jghm_risks`:
+norm clipped. The four objectives are those of :mod:`mmtheory.jghm`:
 
-* :func:`train_clip`: two :class:`~mmtheory.jghm_transformers.TreeEncoder` trained on the :math:`K`-way symmetric
+* :func:`train_clip`: two :class:`~mmtheory.jghm.TreeEncoder` trained on the :math:`K`-way symmetric
   CLIP loss of the scores :math:`\langle f(x_{\rm im}), g(x_{\rm tx})\rangle`, optionally with BP guidance;
-* :func:`train_denoiser`: a :class:`~mmtheory.jghm_transformers.DenoisingTransformer` on the summed squared error,
+* :func:`train_denoiser`: a :class:`~mmtheory.jghm.DenoisingTransformer` on the summed squared error,
   conditioned on a frozen CLIP text embedding or (joint training) on the raw text leaves;
-* :func:`train_next_token`: a :class:`~mmtheory.jghm_transformers.NextTokenTransformer` on the per-token
+* :func:`train_next_token`: a :class:`~mmtheory.jghm.NextTokenTransformer` on the per-token
   cross-entropy, conditioned on a frozen CLIP image embedding or on the raw image leaves.
 
 A run with ``config.checkpoint`` saves its whole state every ``checkpoint_every`` steps and, started again,
 resumes from it: on the CPU the resumed run ends with exactly the parameters and loss history of an
-uninterrupted one. The ``evaluate_*`` functions score trained networks on held-out draws; they draw the same
-test data as :func:`mmtheory.jghm_risks.bayes_risk` with the same ``seed`` on the same device, so the
-model-minus-Bayes differences are paired.
+uninterrupted one. The held-out risks of trained networks are in :mod:`mmtheory.jghm.evaluation`.
 """
 
 from __future__ import annotations
@@ -32,17 +30,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import belief_propagation as bp
-from .checks import check_integer
-from .io import load_checkpoint, save_checkpoint
-from .jghm import JGHM
-from .jghm_risks import ClipBatch, Risk, clip_batch, clip_loss, draw_prompts, zero_shot_logits
-from .jghm_transformers import (
-    DenoisingTransformer, NextTokenTransformer, TreeEncoder, guidance_penalty, guidance_targets, guided_blocks,
+from ..checks import check_integer
+from ..io import load_checkpoint, save_checkpoint
+from ..runtime import get_device, progress
+from . import bp
+from .model import JGHM
+from .risks import ClipBatch, clip_batch, clip_loss
+from .transformers import (
+    DenoisingTransformer,
+    NextTokenTransformer,
+    TreeEncoder,
+    guidance_penalty,
+    guidance_targets,
+    guided_blocks,
 )
-from .runtime import get_device, progress
 
-EVAL_SEED = 10**6  # held-out draws: a seed no training run uses by default
 FINAL_WINDOW = 100  # the in-distribution risk is the mean of the last 100 training losses
 
 
@@ -321,7 +323,7 @@ def _condition(encoder: TreeEncoder | None, leaves: torch.Tensor) -> torch.Tenso
 
 
 def _noisy(image: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor:
-    """:math:`z = x + \\sigma g` (the draws of :func:`mmtheory.jghm_risks.bayes_risk`, in float64)."""
+    """:math:`z = x + \\sigma g` (the draws of :func:`mmtheory.jghm.bayes_risk`, in float64)."""
     x = image.to(bp.DTYPE)
     return x + sigma * torch.randn(x.shape, generator=generator, device=x.device, dtype=bp.DTYPE)
 
@@ -417,87 +419,3 @@ def train_next_token(model: JGHM, config: TrainConfig, image_encoder: TreeEncode
 # --- evaluation on held-out draws ---------------------------------------------------------------------
 
 
-def _evaluation_generator(n, chunk, seed, module: torch.nn.Module) -> torch.Generator:
-    """Check the evaluation arguments; return the seeded generator, on ``module``'s device, of the held-out draws."""
-    check_integer(n, "n", 2)
-    check_integer(chunk, "chunk", 1)
-    check_integer(seed, "seed", 0)
-    return torch.Generator(device=_device_of(module)).manual_seed(seed)
-
-
-def _in_chunks(fn, n: int, chunk: int) -> torch.Tensor:
-    """``fn(slice)`` over consecutive slices of ``range(n)``, concatenated."""
-    return torch.cat([fn(slice(start, min(start + chunk, n))) for start in range(0, n, chunk)])
-
-
-def evaluate_clip(run_or_encoders, model: JGHM, n: int = 2000, K: int = 4, seed: int = EVAL_SEED,
-                  chunk: int = 256) -> Risk:
-    """The CLIP risk of trained encoders (a :class:`ClipRun` or a pair ``(image_encoder, text_encoder)``) on
-    ``n`` fresh anchors with ``K - 1`` negatives each, drawn as :func:`~mmtheory.jghm_risks.bayes_risk` draws them."""
-    encoders = (run_or_encoders.image_encoder, run_or_encoders.text_encoder) \
-        if isinstance(run_or_encoders, ClipRun) else tuple(run_or_encoders)
-    if len(encoders) != 2:
-        raise ValueError("run_or_encoders must be a ClipRun or a pair (image_encoder, text_encoder)")
-    model = _check_model(model)
-    _check_encoder(encoders[0], model, "image", "image_encoder")
-    _check_encoder(encoders[1], model, "text", "text_encoder")
-    generator = _evaluation_generator(n, chunk, seed, encoders[0])
-    with torch.no_grad():
-        batch = clip_batch(model, n, K, generator)
-        values = _in_chunks(lambda s: _clip_losses(*encoders, model, ClipBatch(
-            batch.image[s], batch.text[s], batch.negative_text[s], batch.negative_image[s]))[0], n, chunk)
-    return Risk.of(values)
-
-
-def evaluate_zero_shot(image_encoder: TreeEncoder, text_encoder: TreeEncoder, model: JGHM, n: int = 2000,
-                       M: int = 250, seed: int = EVAL_SEED, chunk: int = 256) -> Risk:
-    r"""The zero-shot risk (cross-entropy of the label, the first text leaf) of the classifier
-    :math:`\log p(c) + \log\frac1M\sum_m e^{\langle f(x_{\rm im}), g(y^{(c,m)})\rangle}`, with ``M`` prompts per
-    class drawn after the ``n`` test pairs (never their own captions)."""
-    model = _check_model(model)
-    _check_encoder(image_encoder, model, "image", "image_encoder")
-    _check_encoder(text_encoder, model, "text", "text_encoder")
-    generator = _evaluation_generator(n, chunk, seed, image_encoder)
-    dev = generator.device
-    log_prior = torch.log(torch.as_tensor(bp.label_prior(model), device=dev))
-    with torch.no_grad():
-        s = model.sample(n, generator)
-        prompts = draw_prompts(model, M, generator)  # (S, M, leaves)
-        prompt_embeddings = _in_chunks(lambda r: text_encoder(prompts.flatten(0, 1)[r]), prompts.shape[0] * M, chunk)
-        prompt_embeddings = prompt_embeddings.reshape(prompts.shape[0], M, -1)
-
-        def losses(r):
-            logits = zero_shot_logits(lambda a, b: a @ b.T, image_encoder(s.image[r]), prompt_embeddings, log_prior)
-            return -torch.log_softmax(logits, -1).gather(1, s.text[r, :1])[:, 0]
-
-        values = _in_chunks(losses, n, chunk)
-    return Risk.of(values)
-
-
-def evaluate_denoiser(run: DenoiserRun, model: JGHM, n: int = 2000, seed: int = EVAL_SEED, chunk: int = 256) -> Risk:
-    """The conditional-denoising risk (squared error summed over the image leaves) of a trained denoiser at its
-    training noise level ``run.sigma``."""
-    if not isinstance(run, DenoiserRun):
-        raise ValueError(f"run must be a DenoiserRun, got {type(run).__name__}")
-    model = _check_model(model)
-    generator = _evaluation_generator(n, chunk, seed, run.denoiser)
-    with torch.no_grad():
-        s = model.sample(n, generator)
-        z = _noisy(s.image, run.sigma, generator)
-        values = _in_chunks(lambda r: _denoising_errors(run.denoiser, run.text_encoder, s.image[r], s.text[r], z[r]),
-                            n, chunk)
-    return Risk.of(values)
-
-
-def evaluate_next_token(run: NextTokenRun, model: JGHM, n: int = 2000, seed: int = EVAL_SEED,
-                        chunk: int = 256) -> Risk:
-    """The next-token risk (cross-entropy per text token, averaged over the positions) of a trained model."""
-    if not isinstance(run, NextTokenRun):
-        raise ValueError(f"run must be a NextTokenRun, got {type(run).__name__}")
-    model = _check_model(model)
-    generator = _evaluation_generator(n, chunk, seed, run.transformer)
-    with torch.no_grad():
-        s = model.sample(n, generator)
-        values = _in_chunks(lambda r: _next_token_losses(run.transformer, run.image_encoder, s.image[r], s.text[r]),
-                            n, chunk)
-    return Risk.of(values)

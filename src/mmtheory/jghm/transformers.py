@@ -19,7 +19,7 @@ embeddings; they differ in their tokens, their attention mask and their head:
 :math:`h` of the node at depth :math:`L - i` above each leaf (:func:`guidance_targets`,
 :func:`guidance_penalty`), so that the network is taught to run BP one tree level per block.
 
-Differences from the official code (reference note ``oko2025.md``, §6.0 and §6.9): attention has
+Differences from the official code (`willcai7/Multimodal-GHM`, its transformer module): attention has
 ``n_heads`` heads and an output projection (the official code is single-head without one), the VLM adds
 its attention output once, and the guided channel slot advances with the block.
 """
@@ -30,9 +30,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import belief_propagation as bp
-from .checks import check_integer
-from .jghm import check_tree
+from ..checks import check_integer
+from . import bp
+from .model import check_tree
 
 GUIDANCE_FLOOR = -30.0
 CONDITIONS = ("embedding", "tokens")
@@ -320,7 +320,7 @@ def bp_as_attention(T, leaves: torch.Tensor) -> list[torch.Tensor]:
     (a fixed block mask), scaled by the branching :math:`m_d`: each child's message is repeated equally
     often in that group, so :math:`m_d` times the average is the sum :math:`\sum_c q_c = h_{\rm parent}`.
     Returns the states after blocks :math:`1..L`, each ``(n, n_leaves, S)``; they equal
-    :func:`guidance_targets` (which broadcasts :func:`~mmtheory.belief_propagation.upward`) exactly.
+    :func:`guidance_targets` (which broadcasts :func:`~mmtheory.jghm.bp.upward`) exactly.
     """
     layers = check_tree(T)
     S, widths = layers[0].shape[-1], [layer.shape[0] for layer in layers]
@@ -340,42 +340,3 @@ def bp_as_attention(T, leaves: torch.Tensor) -> list[torch.Tensor]:
         states.append(H)
     return states
 
-
-def draw_attention_bp_state(fig, block: int, p: float = 0.3, seed: int = 0) -> None:
-    """The state of :func:`bp_as_attention` after ``block`` blocks on one image tree of the paper's model:
-    per leaf position, the posterior of the ancestor it holds given the leaves below that ancestor, and the
-    attention mask of the next block."""
-    from .jghm import JGHM
-
-    model = JGHM.paper(p=p)
-    s = model.sample(1, seed=seed)
-    L, S = len(model.image), model.n_symbols
-    if block == 0:
-        state = torch.nn.functional.one_hot(s.image, S).double()
-    else:
-        state = torch.softmax(bp_as_attention(model.image, s.image)[block - 1], -1)
-    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2.2, 1]})
-    left.imshow(state[0].T.numpy(), aspect="auto", cmap="Greys", vmin=0, vmax=1, origin="lower",
-                interpolation="nearest")
-    left.scatter(range(s.image.shape[1]), s.image[0].numpy(), s=4, color="tab:red", label="leaf symbol")
-    depth = L - block
-    truth = s.root[0] if depth == 0 else None
-    title = f"after block {block}: each position holds depth {depth}"
-    if truth is not None:
-        title += f" (true root {int(truth)})"
-    left.set(xlabel="leaf position", ylabel="symbol", title=title)
-    left.legend(fontsize=7, loc="upper right")
-    if block < L:
-        group = 3 ** (block + 1)  # the paper tree branches in threes
-        positions = torch.arange(s.image.shape[1])
-        mask = (positions[:, None] // group) == (positions[None, :] // group)
-        right.imshow(mask.numpy(), cmap="Blues", interpolation="nearest")
-        right.set(title=f"block {block + 1} attends within groups of {group}", xticks=[], yticks=[])
-    else:
-        right.axis("off")
-        right.text(0.5, 0.5, "the root's posterior\nsits at every position", ha="center", va="center")
-
-
-__all__ = ["Block", "TreeEncoder", "DenoisingTransformer", "NextTokenTransformer", "guidance_targets",
-           "guidance_penalty", "guided_blocks", "bp_as_attention", "draw_attention_bp_state", "GUIDANCE_FLOOR",
-           "CONDITIONS"]

@@ -37,7 +37,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import check_integer, check_probability
+from ..checks import check_integer, check_probability
+from ..numerics import principal_cosines
 
 # --------------------------------------------------------------------------- the kernel
 
@@ -191,22 +192,6 @@ def indicators(labels) -> np.ndarray:
     return (labels[:, None] == np.arange(labels.max() + 1)[None, :]).astype(float)
 
 
-def principal_cosines(F, G, pi=None) -> np.ndarray:
-    r"""Cosines of the principal angles between the spans of the columns of ``F`` and ``G`` in :math:`L^2(\pi)`.
-
-    Not centred (unlike ``contexture.principal_cosines``): the constant function counts, as it must for
-    eigenvectors of :math:`P`, whose first one is the constant. Descending; ``min(rank F, rank G)`` of them.
-    """
-    F, G = np.asarray(F, dtype=float), np.asarray(G, dtype=float)
-    n = F.shape[0]
-    w = np.sqrt(np.full(n, 1.0 / n) if pi is None else np.asarray(pi, dtype=float))
-    bases = []
-    for X in (F, G):
-        U, sv, _ = np.linalg.svd(w[:, None] * X, full_matrices=False)
-        bases.append(U[:, sv > 1e-10 * sv.max()])
-    return np.clip(np.linalg.svd(bases[0].T @ bases[1], compute_uv=False), 0.0, 1.0)
-
-
 def cluster_alignment(vectors, labels, pi=None) -> float:
     r"""How close the span of ``vectors`` is to functions that are constant on clusters: a number in [0, 1].
 
@@ -221,7 +206,7 @@ def cluster_alignment(vectors, labels, pi=None) -> float:
     labels = np.asarray(labels)
     if V.shape[0] != labels.size:
         raise ValueError(f"vectors must have one row per state ({labels.size}), got {V.shape[0]}")
-    cos = principal_cosines(V, indicators(labels), pi)
+    cos = principal_cosines(V, indicators(labels), pi, centred=False)
     return float(np.sum(cos**2) / np.linalg.matrix_rank(V))
 
 
@@ -339,45 +324,3 @@ def meta_chain(P, labels, pi=None) -> np.ndarray:
 # --------------------------------------------------------------------------- figures
 
 
-def _embedding(V: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Coordinates of the states in the top eigenspace after the constant, rotated onto the cluster means.
-
-    The rotation (orthogonal Procrustes onto an orthonormal basis of the centred indicators) only
-    chooses a basis inside the eigenspace, so it changes no principal angle; it keeps the picture
-    from spinning from one parameter value to the next when eigenvalues are nearly equal.
-    """
-    E = indicators(labels)
-    E = E - E.mean(axis=0)
-    ref = np.linalg.svd(E, full_matrices=False)[0][:, : V.shape[1]]
-    U, _, Wt = np.linalg.svd(V.T @ ref)
-    return V @ (U @ Wt)
-
-
-def draw_metastable_state(fig, K: int, s: int, eps: float, seed: int = 0, n_show: int = 12) -> None:
-    """Chapter figure: the kernel, its spectrum with the top ``K`` marked, and the states in the top eigenspace."""
-    from .viz import PALETTE
-
-    P, labels = metastable_kernel(K, s, eps, seed)
-    values, V = top_eigenvectors(P, min(n_show, P.shape[0]))
-    align = cluster_alignment(V[:, :K], labels)
-    ax0, ax1, ax2 = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1.2, 1.1]})
-    ax0.imshow(np.log10(P + 1e-4), cmap="magma_r", vmin=-4, vmax=0)
-    ax0.set(xticks=[], yticks=[], title=rf"$\log_{{10}} P$ ($K$ = {K}, $s$ = {s})")
-    ax0.grid(False)
-    i = np.arange(1, values.size + 1)
-    ax1.bar(i, values, color=[PALETTE[0] if j <= K else "#bbbbbb" for j in i])
-    ax1.axhline(1.0, color="k", lw=0.8)
-    ax1.set(ylim=(min(0.0, values.min()) - 0.02, 1.05), xlabel="$i$", ylabel=r"$\lambda_i$",
-            title=rf"spectrum: gap after $\lambda_{K}$ = {spectral_gap(values, K):.3f}")
-    ax1.xaxis.get_major_locator().set_params(integer=True)
-    Y = _embedding(V[:, 1:K], labels)
-    if Y.shape[1] == 1:
-        Y = np.column_stack([Y[:, 0], np.zeros(Y.shape[0])])
-    for c in range(K):
-        pts = Y[labels == c]
-        ax2.scatter(pts[:, 0], pts[:, 1], s=18, color=PALETTE[c % len(PALETTE)], label=f"cluster {c + 1}")
-    lim = 1.15 * np.abs(Y).max()
-    ax2.set(xlim=(-lim, lim), ylim=(-lim, lim), xticks=[], yticks=[], aspect="equal",
-            title=f"states in the top eigenspace\nalignment {align:.4f}")
-    ax2.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.suptitle(rf"$\varepsilon$ = {eps:g}", fontsize="medium")

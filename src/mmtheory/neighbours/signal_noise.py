@@ -17,7 +17,7 @@ patch-wise, :math:`h_r(x) = \mathrm{ReLU}(\langle w_r, y\mu\rangle) + \mathrm{Re
   :math:`x_i^+ = [y_i\mu, \xi_i + \epsilon_i]` that keeps the noise, both through the same encoder;
 - **multi-modal** (CLIP-like): positives are :math:`x_i` and its partner :math:`\tilde x_i`, through two encoders.
 
-Both minimise the symmetric InfoNCE loss (:func:`~mmtheory.contrastive.info_nce_loss`) over the same
+Both minimise the symmetric InfoNCE loss (:func:`~mmtheory.sufficiency.info_nce_loss`) over the same
 :math:`n` samples by full-batch gradient descent with step ``lr`` divided by :math:`\mathbb E\|x\|^2 = 1 +
 \sigma^2(d-1)` (a fixed step diverges at low SNR, where the noise patch dominates the input), or by
 sign-gradient descent. We track the **signal coefficient** :math:`\max_r|\langle w_r, \mu\rangle|/\|\mu\|` and
@@ -34,17 +34,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from .checks import check_integer, check_positive
-from .context_quality import ridge_predict
-from .contrastive import info_nce_loss
-from .numerics import mean_se
-from .registry import experiment
-from .runtime import get_device, progress, resolve_scale
+from ..checks import check_integer, check_positive
+from ..numerics import ridge_predict
+from ..runtime import get_device, progress
+from ..sufficiency.contrastive import info_nce_loss
 
 PARADIGMS = ("single", "multi")
 OPTIMIZERS = ("gd", "sign")
@@ -95,7 +92,10 @@ def evaluation_steps(steps: int, evaluations: int) -> np.ndarray:
 
 
 def noise_scale(snr, d: int):
-    """:math:`\\sigma = \\|\\mu\\| / (\\mathrm{SNR}\\sqrt d)` with :math:`\\|\\mu\\| = 1`."""
+    """:math:`\\sigma = \\|\\mu\\| / (\\mathrm{SNR}\\sqrt d)` with :math:`\\|\\mu\\| = 1`; ``snr`` a number or a tensor of them."""
+    d = check_integer(d, "d", 2)
+    if not bool(torch.all(torch.isfinite(torch.as_tensor(snr))) and torch.all(torch.as_tensor(snr) > 0)):
+        raise ValueError(f"snr must be positive and finite, got {snr!r}")
     return 1.0 / (snr * math.sqrt(d))
 
 
@@ -184,7 +184,7 @@ def _coefficients(W, xi) -> tuple[np.ndarray, np.ndarray]:
     return signal.cpu().numpy(), noise.cpu().numpy()
 
 
-def pretrain(snrs, seeds, paradigm: str, config: PretrainConfig = PretrainConfig(), device=None,
+def pretrain_encoders(snrs, seeds, paradigm: str, config: PretrainConfig = PretrainConfig(), device=None,
              desc: str | None = None) -> Trajectories:
     """Train the modality-1 encoder by ``paradigm`` for every SNR in ``snrs`` and every seed, as one batch."""
     if paradigm not in PARADIGMS:
@@ -239,186 +239,4 @@ def pretrain(snrs, seeds, paradigm: str, config: PretrainConfig = PretrainConfig
 
 # --------------------------------------------------------------------------- experiments
 
-SWEEP_PROTOCOLS = {
-    "quick": dict(config=PretrainConfig(d=100, n=20, m=10, steps=200, evaluations=6, n_test=500),
-                  snrs=(0.1, 0.3), seeds=2),
-    "book": dict(config=PretrainConfig(), snrs=(0.05, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3), seeds=8),
-    "full": dict(config=PretrainConfig(d=1000, steps=2000, n_test=1000),
-                 snrs=(0.04, 0.06, 0.08, 0.1, 0.12, 0.14, 0.16, 0.2, 0.25, 0.3, 0.4), seeds=16),
-}
 
-
-@dataclasses.dataclass
-class SNRSweep:
-    """Both paradigms trained on the same data, for every SNR of modality 1 and every seed."""
-
-    config: PretrainConfig
-    single: Trajectories
-    multi: Trajectories
-
-
-def _sweep_title(result: SNRSweep) -> str:
-    c = result.config
-    return (f"d = {c.d}, n = {c.n}, m = {c.m}, partner SNR {c.snr_partner:g}, "
-            f"{len(result.single.seeds)} seeds, {c.steps} steps")
-
-
-def plot_snr_sweep(result: SNRSweep):
-    """Final test accuracy and coefficients against the SNR of modality 1, both paradigms (mean ± s.e.)."""
-    from . import viz
-
-    fig, axes = viz.new_figure(3, width=10.5, height=3.3)
-    for k, run in enumerate((result.single, result.multi)):
-        for ax, values in zip(axes, (run.accuracy, run.signal, run.noise)):
-            mean, se = mean_se(values[..., -1])
-            ax.errorbar(run.snrs, mean, yerr=se, marker="o", ms=3, capsize=2, color=viz.PALETTE[k],
-                        label=f"{run.paradigm}-modal")
-    for ax, label in zip(axes, ("test accuracy", "signal coefficient", "noise coefficient")):
-        ax.set_xlabel("SNR of modality 1")
-        ax.set_title(label)
-    axes[0].axhline(0.5, color="0.6", lw=1, ls=":")
-    axes[0].legend()
-    fig.suptitle(_sweep_title(result), fontsize=9)
-    return fig
-
-
-@experiment("signal_noise_snr_sweep", plot=plot_snr_sweep)
-def snr_sweep(scale: str | None = None, seed: int = 0, device=None) -> SNRSweep:
-    """Single- vs multi-modal contrastive pre-training across the SNR of modality 1, over seeds."""
-    protocol = SWEEP_PROTOCOLS[resolve_scale(scale)]
-    seeds = range(seed, seed + protocol["seeds"])
-    runs = {p: pretrain(protocol["snrs"], seeds, p, protocol["config"], device) for p in PARADIGMS}
-    return SNRSweep(config=protocol["config"], **runs)
-
-
-def sweep_summary(result: SNRSweep) -> dict:
-    """Per SNR: final accuracy of both paradigms (mean, s.e. over seeds), the paired gain of the multi-modal
-    run, on how many seeds it wins, and each paradigm's best seed-averaged accuracy during training."""
-    single, multi = result.single.accuracy, result.multi.accuracy
-    gain = multi[..., -1] - single[..., -1]
-    summary = {"snr": result.single.snrs.tolist(), "seeds": int(single.shape[1])}
-    for name, values in (("single", single[..., -1]), ("multi", multi[..., -1]), ("gain", gain)):
-        mean, se = mean_se(values)
-        summary[name], summary[f"{name}_se"] = mean.tolist(), se.tolist()
-    summary["wins"] = (gain > 0).sum(1).tolist()
-    summary["single_peak"] = single.mean(1).max(-1).tolist()
-    summary["multi_peak"] = multi.mean(1).max(-1).tolist()
-    return summary
-
-
-def format_sweep_summary(summary: dict) -> str:
-    """The summary as a text table (one row per SNR)."""
-    lines = [f"{'SNR':>5} {'single':>13} {'multi':>13} {'gain':>14} {'wins':>6} {'peak s/m':>11}"]
-    for k, snr in enumerate(summary["snr"]):
-        lines.append(f"{snr:5.2f} {summary['single'][k]:7.3f} ± {summary['single_se'][k]:.3f}"
-                     f" {summary['multi'][k]:7.3f} ± {summary['multi_se'][k]:.3f}"
-                     f" {summary['gain'][k]:+8.3f} ± {summary['gain_se'][k]:.3f}"
-                     f" {summary['wins'][k]:3d}/{summary['seeds']:<2d}"
-                     f" {summary['single_peak'][k]:5.2f}/{summary['multi_peak'][k]:.2f}")
-    return "\n".join(lines)
-
-
-def store_sweep_summary(record_path, out_path, note: str = "") -> dict:
-    """Read a ``signal_noise_snr_sweep`` record written by ``python -m mmtheory run``, write its summary.
-
-    The summary (:func:`sweep_summary`, the configuration, and a line on how and where the run was made) is a
-    few kilobytes, small enough to keep next to the chapter that shows it.
-    """
-    import json
-    import types
-
-    from .io import write_json
-
-    record = json.loads(Path(record_path).read_text(encoding="utf-8"))
-    if record.get("experiment") != "signal_noise_snr_sweep":
-        raise ValueError(f"record_path must hold a signal_noise_snr_sweep record, got {record.get('experiment')!r}")
-    result = record["result"]
-
-    def arrays(d):
-        return types.SimpleNamespace(**{k: np.array(v) if isinstance(v, list) else v for k, v in d.items()})
-
-    summary = sweep_summary(types.SimpleNamespace(single=arrays(result["single"]), multi=arrays(result["multi"])))
-    c = result["config"]
-    how = (f"{record['scale']} scale: d = {c['d']}, n = {c['n']}, m = {c['m']}, {c['steps']} steps, "
-           f"{summary['seeds']} seeds, partner SNR {c['snr_partner']:g};\n{record['seconds'] / 60:.1f} min on "
-           f"{record['device']}{note}, mmtheory {record['mmtheory_version']}")
-    stored = {"experiment": record["experiment"], "how": how, "config": c, "summary": summary}
-    write_json(out_path, stored)
-    return stored
-
-
-def draw_training_state(fig, result: SNRSweep, snr: float) -> None:
-    """Widget state: accuracy and coefficients over training at one SNR, both paradigms (mean and range)."""
-    from . import viz
-
-    axes = fig.subplots(1, 3)
-    index = int(np.argmin(np.abs(result.single.snrs - snr)))
-    for k, run in enumerate((result.single, result.multi)):
-        for ax, values in zip(axes, (run.accuracy, run.signal, run.noise)):
-            curves = values[index]
-            ax.fill_between(run.steps, curves.min(0), curves.max(0), color=viz.PALETTE[k], alpha=0.18, lw=0)
-            ax.plot(run.steps, curves.mean(0), color=viz.PALETTE[k], label=f"{run.paradigm}-modal")
-    axes[0].set_ylim(0.4, 1.02)
-    axes[0].axhline(0.5, color="0.6", lw=1, ls=":")
-    top = max(result.single.noise[index].max(), result.multi.noise[index].max(), result.multi.signal[index].max())
-    for ax, label in zip(axes, ("test accuracy", "signal coefficient", "noise coefficient")):
-        ax.set_xlabel("gradient step")
-        ax.set_xscale("symlog", linthresh=1)
-        ax.set_title(f"{label}, SNR = {result.single.snrs[index]:g}")
-        if ax is not axes[0]:
-            ax.set_ylim(0, 1.05 * top)
-    axes[0].legend(loc="lower right")
-
-
-OPTIMIZER_PROTOCOLS = {
-    "quick": dict(config=PretrainConfig(d=100, n=20, m=10, steps=200, evaluations=1, n_test=500),
-                  snrs=(0.2, 0.5), seeds=2),
-    "book": dict(config=PretrainConfig(evaluations=1), snrs=(0.1, 0.2, 0.3, 0.5), seeds=4),
-    "full": dict(config=PretrainConfig(d=1000, steps=3000, evaluations=1, n_test=1000),
-                 snrs=(0.1, 0.15, 0.2, 0.3, 0.4, 0.5), seeds=16),
-}
-
-
-@dataclasses.dataclass
-class OptimizerComparison:
-    """Final accuracy and coefficients, arrays ``(paradigm, optimizer, S, seeds)`` in the orders below."""
-
-    config: PretrainConfig
-    paradigms: tuple
-    optimizers: tuple
-    snrs: np.ndarray
-    accuracy: np.ndarray
-    signal: np.ndarray
-    noise: np.ndarray
-
-
-def plot_optimizer_comparison(result: OptimizerComparison):
-    """Final test accuracy against the SNR for each paradigm and optimiser."""
-    from . import viz
-
-    fig, ax = viz.new_figure(1, width=5.0, height=3.3)
-    for i, paradigm in enumerate(result.paradigms):
-        for j, optimizer in enumerate(result.optimizers):
-            ax.plot(result.snrs, result.accuracy[i, j].mean(-1), marker="o", ms=3, color=viz.PALETTE[i],
-                    ls="-" if optimizer == "gd" else "--", label=f"{paradigm}-modal, {optimizer}")
-    ax.axhline(0.5, color="0.6", lw=1, ls=":")
-    ax.set(xlabel="SNR of modality 1", ylabel="test accuracy", title="gradient vs sign-gradient descent")
-    ax.legend(fontsize=8)
-    return fig
-
-
-@experiment("signal_noise_optimizer", plot=plot_optimizer_comparison)
-def optimizer_comparison(scale: str | None = None, seed: int = 0, device=None) -> OptimizerComparison:
-    """Gradient descent against sign-gradient descent, both paradigms, at a few SNRs."""
-    protocol = OPTIMIZER_PROTOCOLS[resolve_scale(scale)]
-    seeds = range(seed, seed + protocol["seeds"])
-    finals = {key: np.empty((len(PARADIGMS), len(OPTIMIZERS), len(protocol["snrs"]), protocol["seeds"]))
-              for key in ("accuracy", "signal", "noise")}
-    for i, paradigm in enumerate(PARADIGMS):
-        for j, optimizer in enumerate(OPTIMIZERS):
-            config = dataclasses.replace(protocol["config"], optimizer=optimizer)
-            run = pretrain(protocol["snrs"], seeds, paradigm, config, device, desc=f"{paradigm}, {optimizer}")
-            for key in finals:
-                finals[key][i, j] = getattr(run, key)[..., -1]
-    return OptimizerComparison(config=protocol["config"], paradigms=PARADIGMS, optimizers=OPTIMIZERS,
-                               snrs=np.array(protocol["snrs"], dtype=float), **finals)

@@ -46,10 +46,9 @@ import math
 import numpy as np
 import torch
 
-from .checks import check_integer, check_positive
-from .numerics import mean_se
-from .registry import experiment
-from .runtime import get_device, progress, resolve_scale
+from ..checks import check_integer, check_positive
+from ..numerics import mean_se
+from ..runtime import get_device, progress
 
 MAX_WIDTH = 64  # the ridge for Gamma has m^2 unknowns: its Gram matrix has m^4 entries
 CHUNK_ELEMENTS = 2_000_000  # floats of x per chunk of prompts (8 MB in float32)
@@ -184,7 +183,7 @@ def solve_gamma(gram: torch.Tensor, rhs: torch.Tensor, count: int, ridge: float)
 
 
 def fit_gamma(phi_q: torch.Tensor, context: torch.Tensor, targets: torch.Tensor, ridge: float = 1e-3) -> torch.Tensor:
-    """Ridge regression of ``targets`` on :func:`design_rows`, in float64 and in memory (:func:`pretrain` does
+    """Ridge regression of ``targets`` on :func:`design_rows`, in float64 and in memory (:func:`pretrain_icl` does
     the same in chunks)."""
     ridge = check_positive(ridge, "ridge", allow_zero=True)
     Z, targets = design_rows(phi_q.to(DTYPE), context.to(DTYPE)), targets.to(DTYPE)
@@ -233,7 +232,7 @@ def random_directions(r: int, m: int, generator: torch.Generator, device=None) -
     return G / G.norm(dim=1, keepdim=True), 2 * torch.rand(m, **kw) - 1
 
 
-def pretrain(tasks: SingleIndexTasks, U: torch.Tensor, m: int = 40, n_prompts: int = 3000, N_pre: int = 64,
+def pretrain_icl(tasks: SingleIndexTasks, U: torch.Tensor, m: int = 40, n_prompts: int = 3000, N_pre: int = 64,
              ridge: float = 1e-3, seed: int = 0) -> PretrainedICL:
     r"""Both stages, each on ``n_prompts`` fresh prompts of length ``N_pre`` (on ``U``'s device, in chunks).
 
@@ -434,7 +433,7 @@ def run_sweep(configs, Ns=(4, 8, 16, 32, 64, 128, 256, 512), m: int = 40, n_prom
     for i, s in progress(jobs, desc=f"single-index sweep over {varied}"):
         tasks = configs[i]
         U = tasks.subspace(_seed(seed, s, tasks.d, tasks.r, 0), dev)
-        model = pretrain(tasks, U, m, n_prompts, N_pre, ridge, seed=_seed(seed, s, tasks.d, tasks.r, 1))
+        model = pretrain_icl(tasks, U, m, n_prompts, N_pre, ridge, seed=_seed(seed, s, tasks.d, tasks.r, 1))
         cosine[i, s] = subspace_cosine(model.subspace, U)
         errs, first = evaluate(model, tasks, U, Ns, n_test, _seed(seed, s, tasks.d, tasks.r, 2), n_baseline,
                                n_stored if s == 0 else 0)
@@ -462,95 +461,3 @@ def format_sweep(result: SingleIndexSweep, predictors=PREDICTORS) -> str:
     return "\n".join(lines)
 
 
-_COMMON = {
-    "quick": dict(Ns=(4, 16, 64), m=24, n_prompts=1500, N_pre=64, n_test=400, n_baseline=400, seeds=1),
-    "book": dict(Ns=(4, 8, 16, 32, 64, 128, 256, 512), m=40, n_prompts=3000, N_pre=64, n_test=2000,
-                 n_baseline=500, seeds=3),
-    "full": dict(Ns=(4, 8, 16, 32, 64, 128, 256, 512, 1024), m=48, n_prompts=12_000, N_pre=64, n_test=4000,
-                 n_baseline=2000, seeds=5),
-}
-_DIMENSIONS = {"quick": (8, 16), "book": (16, 32, 64, 128), "full": (16, 32, 64, 128, 256)}
-_RANKS = {"quick": (8, (1, 2)), "book": (32, (1, 2, 3, 4)), "full": (64, (1, 2, 3, 4, 6))}
-
-
-def plot_sweep(result: SingleIndexSweep):
-    """Left: error against N, pretrained (solid) and a prompt-only baseline (dashed: ambient when d varies,
-    subspace when r varies) per row. Right: the error at N = 64 (or the largest N below it) against the
-    varied parameter."""
-    import matplotlib.ticker
-
-    from .viz import PALETTE, new_figure, sequential_colors
-
-    fig, (ax0, ax1) = new_figure(ncols=2, width=9.5)
-    values = result.ds if result.varied == "d" else result.rs
-    mean = {key: result.mean_se(key) for key in PREDICTORS}
-    for i, (value, color) in enumerate(zip(values, sequential_colors(len(values)))):
-        ax0.errorbar(result.Ns, mean["pretrained"][0][i], yerr=mean["pretrained"][1][i], fmt="o-", ms=3,
-                     color=color, label=f"pretrained, {result.varied} = {value}")
-        other = "ambient" if result.varied == "d" else "subspace"
-        ax0.plot(result.Ns, mean[other][0][i], "--", color=color, lw=1.2)
-    ax0.axhline(1.0, color="0.5", ls=":", lw=1)
-    baseline = "ambient prompt-only" if result.varied == "d" else "subspace prompt-only"
-    ax0.set(xscale="log", yscale="log", xlabel="prompt length $N$", ylabel=r"test error / Var $f$",
-            title=f"solid: pretrained; dashed: {baseline}")
-    ax0.set_xticks(result.Ns, [str(N) for N in result.Ns])
-    ax0.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-    ax0.legend(fontsize="x-small")
-    k = int(np.flatnonzero(result.Ns == result.Ns[result.Ns <= 64].max())[0]) if np.any(result.Ns <= 64) else 0
-    shown = PREDICTORS if result.varied == "d" else ("pretrained", "subspace")
-    for key, color, marker in zip(PREDICTORS, PALETTE, "osD"):
-        if key in shown:
-            ax1.errorbar(values, mean[key][0][:, k], yerr=mean[key][1][:, k], fmt=marker + "-", ms=4,
-                         color=color, label=key)
-    if result.varied == "d":
-        ax1.set_xscale("log", base=2)
-    ax1.set(yscale="log", xlabel=f"${result.varied}$", ylabel=r"test error / Var $f$", title=f"N = {result.Ns[k]}")
-    ax1.set_xticks(values, [str(v) for v in values])
-    ax1.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-    ax1.legend(fontsize="x-small")
-    return fig
-
-
-@experiment("single_index_dimension", plot=plot_sweep)
-def single_index_dimension(scale: str | None = None, seed: int = 0, device=None) -> SingleIndexSweep:
-    """Single-index ICL: in-context error against N for several ambient d at r = 2, with prompt-only baselines."""
-    scale = resolve_scale(scale)
-    return run_sweep([(d, 2) for d in _DIMENSIONS[scale]], **_COMMON[scale], seed=seed, device=device)
-
-
-@experiment("single_index_rank", plot=plot_sweep)
-def single_index_rank(scale: str | None = None, seed: int = 0, device=None) -> SingleIndexSweep:
-    """Single-index ICL: in-context error against N for subspace dimensions r at fixed d."""
-    scale = resolve_scale(scale)
-    d, rs = _RANKS[scale]
-    return run_sweep([(d, r) for r in rs], **_COMMON[scale], seed=seed, varied="r", device=device)
-
-
-def draw_prompt_state(fig, result: SingleIndexSweep, d: int, N: int) -> None:
-    """Widget state for one stored ``(d, N)``: the error curves with a marker at ``N``, and predicted against
-    true :math:`f(x_q)` on the stored test queries."""
-    from .viz import PALETTE
-
-    i = result.row(d)
-    hits = np.flatnonzero(result.Ns == N)
-    if hits.size == 0:
-        raise ValueError(f"N must be one of the stored prompt lengths {result.Ns.tolist()}, got {N!r}")
-    k = int(hits[0])
-    ax0, ax1 = fig.subplots(1, 2)
-    for key, color, marker in zip(PREDICTORS, PALETTE, "osD"):
-        mean, se = result.mean_se(key)
-        ax0.errorbar(result.Ns, mean[i], yerr=se[i], fmt=marker + "-", ms=3, color=color, label=key)
-        ax0.plot([N], [mean[i, k]], marker, ms=10, mfc="none", mec=color, mew=2)
-    ax0.axvline(N, color="0.5", lw=1)
-    ax0.axhline(1.0, color="0.5", ls=":", lw=1)
-    ax0.set(xscale="log", yscale="log", ylim=(0.01, 30), xlabel="prompt length $N$", ylabel=r"test error / Var $f$",
-            title=f"d = {d}, r = {result.rs[i]}")
-    ax0.set_xticks(result.Ns, [str(v) for v in result.Ns])
-    ax0.legend(fontsize="x-small", loc="lower left")
-    f = result.stored_f[i, k]
-    ax1.plot(f, result.stored_ambient[i, k], "s", ms=3, alpha=0.5, color=PALETTE[1], label="ambient prompt-only")
-    ax1.plot(f, result.stored_pretrained[i, k], "o", ms=3, alpha=0.7, color=PALETTE[0], label="pretrained")
-    ax1.plot([-1, 5], [-1, 5], color="0.4", lw=1)
-    ax1.set(xlim=(-1, 5), ylim=(-3, 7), xlabel=r"true $f(x_q)$", ylabel="prediction",
-            title=f"{f.size} test queries at N = {N}")
-    ax1.legend(fontsize="x-small", loc="upper left")

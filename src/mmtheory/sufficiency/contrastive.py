@@ -23,10 +23,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .checks import check_integer
-from .joint import gaussian_joint, mutual_information, pmi, validate_joint
-from .registry import experiment
-from .runtime import get_device, progress, resolve_scale
+from ..checks import check_integer
+from ..numerics import logsumexp
+from ..runtime import get_device, progress
+from .joint import pmi, validate_joint
 
 
 def info_nce_loss(scores: torch.Tensor) -> torch.Tensor:
@@ -100,18 +100,12 @@ def excess_risk_large_batch(score, P, direction: str = "both") -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         log_px, log_py, log_P = np.log(px), np.log(py), np.log(P)
         log_q_y_given_x = log_py[None, :] + score
-        log_q_y_given_x -= _logsumexp(log_q_y_given_x, axis=1)[:, None]
+        log_q_y_given_x -= logsumexp(log_q_y_given_x, axis=1)[:, None]
         log_q_x_given_y = log_px[:, None] + score
-        log_q_x_given_y -= _logsumexp(log_q_x_given_y, axis=0)[None, :]
+        log_q_x_given_y -= logsumexp(log_q_x_given_y, axis=0)[None, :]
         kl_rows = np.sum(P[mask] * (log_P - log_px[:, None] - log_q_y_given_x)[mask])
         kl_cols = np.sum(P[mask] * (log_P - log_py[None, :] - log_q_x_given_y)[mask])
     return float({"both": kl_rows + kl_cols, "x_to_y": kl_rows, "y_to_x": kl_cols}[direction])
-
-
-def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
-    m = np.max(a, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
-    return np.squeeze(m, axis=axis) + np.log(np.sum(np.exp(a - m), axis=axis))
 
 
 def _check_k(K) -> int:
@@ -174,7 +168,7 @@ def clip_risk_exact(score, P, K: int, direction: str = "both", max_terms: int = 
     return x_to_y + y_to_x
 
 
-def _monte_carlo_values(scores: list[np.ndarray], P: np.ndarray, K: int, n: int, convention: str,
+def monte_carlo_losses(scores: list[np.ndarray], P: np.ndarray, K: int, n: int, convention: str,
                         seed: int, chunk: int = 20_000) -> np.ndarray:
     """Per-anchor (``iid``) or per-batch (``in_batch``) losses of every score on the same draws, ``(len(scores), n)``."""
     rng = np.random.default_rng(seed)
@@ -192,14 +186,14 @@ def _monte_carlo_values(scores: list[np.ndarray], P: np.ndarray, K: int, n: int,
                 pos = score[x, y]
                 rows = np.concatenate([pos[:, None], score[x[:, None], neg_y]], axis=1)
                 cols = np.concatenate([pos[:, None], score[neg_x, y[:, None]]], axis=1)
-                out[i, start:start + m] = _logsumexp(rows, axis=1) + _logsumexp(cols, axis=1) - 2 * pos
+                out[i, start:start + m] = logsumexp(rows, axis=1) + logsumexp(cols, axis=1) - 2 * pos
         else:
             cells = rng.choice(P.size, size=(m, K), p=flat)
             x, y = cells // ny, cells % ny
             for i, score in enumerate(scores):
                 S = score[x[:, :, None], y[:, None, :]]  # (m, K, K)
                 diag = np.diagonal(S, axis1=1, axis2=2)
-                out[i, start:start + m] = np.mean(_logsumexp(S, axis=2) + _logsumexp(S, axis=1) - 2 * diag, axis=1)
+                out[i, start:start + m] = np.mean(logsumexp(S, axis=2) + logsumexp(S, axis=1) - 2 * diag, axis=1)
     return out
 
 
@@ -222,7 +216,7 @@ def clip_risk_monte_carlo(score, P, K: int, n: int = 100_000, convention: str = 
     """
     score, P = _check_score(score, P)
     K = _check_monte_carlo(K, n, convention)
-    values = _monte_carlo_values([score], P, K, n, convention, seed)[0]
+    values = monte_carlo_losses([score], P, K, n, convention, seed)[0]
     return float(values.mean()), float(values.std(ddof=1) / np.sqrt(n))
 
 
@@ -233,7 +227,7 @@ def clip_excess_monte_carlo(score, reference, P, K: int, n: int = 100_000, conve
     score, P = _check_score(score, P)
     reference, _ = _check_score(reference, P)
     K = _check_monte_carlo(K, n, convention)
-    values = _monte_carlo_values([score, reference], P, K, n, convention, seed)
+    values = monte_carlo_losses([score, reference], P, K, n, convention, seed)
     gap = values[0] - values[1]
     return float(gap.mean()), float(gap.std(ddof=1) / np.sqrt(n))
 
@@ -313,7 +307,7 @@ def fit_score_table(
     if encoder is None:
         codes, n_codes = torch.arange(P.shape[0], device=dev), P.shape[0]
     else:
-        from .sufficiency import validate_encoder
+        from .joint import validate_encoder
 
         enc = validate_encoder(encoder, P.shape[0])
         codes, n_codes = torch.as_tensor(enc, device=dev), int(enc.max()) + 1
@@ -348,131 +342,3 @@ def fit_score_table(
 # --- the opening chapter's experiment -------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class PMIRecoveryConfig:
-    """Grid of correlations, table size and training budget for :func:`pmi_recovery`."""
-
-    n: int = 8
-    rhos: tuple[float, ...] = (0.0, 0.15, 0.3, 0.45, 0.6, 0.75, 0.9)
-    steps: int = 1500
-    batch: int = 256
-    lr: float = 0.1
-    record_every: int = 25
-
-    @classmethod
-    def for_scale(cls, scale: str | None = None) -> "PMIRecoveryConfig":
-        scale = resolve_scale(scale)
-        if scale == "quick":
-            return cls(rhos=(0.0, 0.5, 0.9), steps=300, batch=128)
-        if scale == "full":
-            return cls(n=12, rhos=tuple(np.round(np.linspace(0.0, 0.95, 20), 2)), steps=20000, batch=1024, lr=0.05)
-        return cls()
-
-
-@dataclasses.dataclass
-class PMIRecoveryResult:
-    """Per correlation ``rhos[r]``: the joint law, its PMI, the trained score (shifted to PMI), the path."""
-
-    config: PMIRecoveryConfig
-    rhos: np.ndarray
-    joints: np.ndarray  # (R, n, n)
-    pmis: np.ndarray  # (R, n, n)
-    scores: np.ndarray  # (R, n, n), shifted by the best constant
-    steps: np.ndarray  # (T,)
-    distance: np.ndarray  # (R, T)
-    excess_risk: np.ndarray  # (R, T)
-    mutual_information: np.ndarray  # (R,)
-    mi_lower_bound: np.ndarray  # (R,)
-
-
-def plot_pmi_recovery(result: PMIRecoveryResult):
-    """Distance to PMI + const along training, and the InfoNCE bound against the true mutual information."""
-    from .viz import new_figure, sequential_colors
-
-    fig, (ax0, ax1) = new_figure(ncols=2)
-    for rho, dist, color in zip(result.rhos, result.distance, sequential_colors(len(result.rhos))):
-        ax0.semilogy(result.steps, np.maximum(dist, 1e-4), color=color, label=f"ρ = {rho:g}")
-    ax0.set(xlabel="training step", ylabel="distance to PMI + const", title="the score converges to PMI")
-    ax0.legend(fontsize="small", ncols=2)
-    ax1.plot(result.rhos, result.mutual_information, "o-", label="$I(X;Y)$ (exact)")
-    ax1.plot(result.rhos, result.mi_lower_bound, "s--", label=r"$\log B - \hat L/2$ (InfoNCE bound)")
-    ax1.set(xlabel="correlation ρ", ylabel="nats", title="the loss bounds the information")
-    ax1.legend()
-    return fig
-
-
-@experiment("pmi_recovery", plot=plot_pmi_recovery)
-def pmi_recovery(scale: str | None = None, seed: int = 0, device=None) -> PMIRecoveryResult:
-    """Train a score table on the CLIP loss for Gaussian joints of growing correlation; track the distance to PMI."""
-    cfg = PMIRecoveryConfig.for_scale(scale)
-    joints = np.stack([gaussian_joint(cfg.n, rho) for rho in cfg.rhos])
-    fits = [
-        fit_score_table(P, steps=cfg.steps, batch=cfg.batch, lr=cfg.lr, record_every=cfg.record_every,
-                        seed=seed + r, device=device)
-        for r, P in enumerate(joints)
-    ]
-    return PMIRecoveryResult(
-        config=cfg,
-        rhos=np.array(cfg.rhos),
-        joints=joints,
-        pmis=np.stack([pmi(P) for P in joints]),
-        scores=np.stack([align_to_pmi(f.score, P) for f, P in zip(fits, joints)]),
-        steps=fits[0].steps,
-        distance=np.stack([f.distance for f in fits]),
-        excess_risk=np.stack([f.excess_risk for f in fits]),
-        mutual_information=np.array([mutual_information(P) for P in joints]),
-        mi_lower_bound=np.array([f.mi_lower_bound for f in fits]),
-    )
-
-
-def draw_pmi_recovery_state(fig, result: PMIRecoveryResult, rho: float, clip: float = 3.0) -> None:
-    """One state of the opening chapter's widget: the joint law, its PMI, the learned score, the training path.
-
-    PMI and score share one colour scale clipped to ``[-clip, clip]`` (a colour bar marks the clipping).
-    """
-    from .viz import DIVERGING, PALETTE
-
-    matches = np.flatnonzero(np.isclose(result.rhos, rho))
-    if matches.size == 0:
-        raise ValueError(f"rho must be one of the correlations in the result {result.rhos.tolist()}, got {rho!r}")
-    r = int(matches[0])
-    axes = fig.subplots(1, 4, gridspec_kw={"width_ratios": [1, 1, 1, 1.25]})
-    axes[0].imshow(result.joints[r], cmap="viridis", origin="lower")
-    axes[0].set(title="joint law $P(x,y)$", xlabel="$y$", ylabel="$x$")
-    for ax, table, title in ((axes[1], result.pmis[r], r"$\mathrm{pmi}(x,y)$"),
-                             (axes[2], result.scores[r], "learned score $s(x,y)+c$")):
-        image = ax.imshow(np.clip(table, -clip, clip), cmap=DIVERGING, vmin=-clip, vmax=clip, origin="lower")
-        ax.set(title=title, xlabel="$y$")
-    fig.colorbar(image, ax=axes[1:3], shrink=0.8, extend="both")
-    for ax in axes[:3]:
-        ax.grid(False)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    for other in result.distance:
-        axes[3].semilogy(result.steps, np.maximum(other, 1e-4), color="0.85", lw=1)
-    axes[3].semilogy(result.steps, np.maximum(result.distance[r], 1e-4), color=PALETTE[0], label="distance to pmi + c")
-    axes[3].semilogy(result.steps, np.maximum(result.excess_risk[r], 1e-6), color=PALETTE[1], label="excess risk ($B=\\infty$)")
-    axes[3].set(xlabel="training step", title=f"training, ρ = {rho:g}")
-    axes[3].legend(fontsize="small", loc="upper right")
-
-
-def draw_risk_profile_state(fig, P, K: int, lambdas=np.linspace(0.0, 2.0, 41), Ks=(2, 3, 4, 6, 8)) -> None:
-    """Part I widget: the exact risk of the scaled PMI :math:`\\lambda\\,\\mathrm{pmi}` for one K, and the
-    InfoNCE bound :math:`\\log K - R_K(\\mathrm{pmi})/2` against :math:`I(X;Y)` for every K."""
-    from .joint import mutual_information
-    from .viz import PALETTE
-
-    M = pmi(P)
-    ax0, ax1 = fig.subplots(1, 2)
-    risks = [clip_risk_exact(lam * M, P, K) for lam in lambdas]
-    ax0.plot(lambdas, risks, color=PALETTE[0])
-    ax0.axhline(2 * np.log(K), color="0.5", ls=":", lw=1, label="constant score: $2\\log K$")
-    ax0.axvline(1.0, color=PALETTE[1], ls="--", lw=1, label="$\\lambda = 1$: the PMI")
-    ax0.set(xlabel="$\\lambda$", ylabel="$R_K(\\lambda\\,\\mathrm{pmi})$", title=f"exact risk, K = {K}")
-    ax0.legend(fontsize="small", loc="upper right")
-    bounds = [np.log(k) - clip_risk_exact(M, P, k) / 2 for k in Ks]
-    ax1.plot(Ks, bounds, "o-", color=PALETTE[0], label="$\\log K - R_K(\\mathrm{pmi})/2$")
-    ax1.plot([K], [np.log(K) - clip_risk_exact(M, P, K) / 2], "o", ms=11, mfc="none", color=PALETTE[1])
-    ax1.axhline(mutual_information(P), color="k", ls="--", lw=1, label="$I(X;Y)$")
-    ax1.set(xlabel="$K$", ylabel="nats", title="the InfoNCE bound tightens with K", ylim=(0, None))
-    ax1.legend(fontsize="small", loc="lower right")

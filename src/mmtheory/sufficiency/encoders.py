@@ -15,32 +15,17 @@ information about :math:`Y` that the code throws away, in four equal forms (Oko 
    &= \min_{h} \Delta_{X \to Y}\big((x, y) \mapsto h(E(x), y)\big)                          &\text{(contrastive)}
 
 where :math:`\Delta_{X \to Y}` is the image-to-text half of the large-batch excess
-contrastive risk (:func:`mmtheory.contrastive.excess_risk_large_batch`).
+contrastive risk (:func:`mmtheory.sufficiency.excess_risk_large_batch`).
 Every function takes ``axis=0`` to encode :math:`X` (rows of ``P``) or ``axis=1`` to encode :math:`Y`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
-from .checks import check_integer
-from .contrastive import _monte_carlo_values, excess_risk_large_batch
-from .jghm import TinyTree
-from .joint import conditional, conditional_kl, mutual_information, pmi, validate_joint
-from .registry import experiment
-from .runtime import resolve_scale
-
-
-def validate_encoder(encoder, n: int, name: str = "encoder") -> np.ndarray:
-    """Check that ``encoder`` maps ``range(n)`` to codes ``0..n_e-1``; return it as an int array."""
-    enc = np.asarray(encoder)
-    if enc.ndim != 1 or enc.shape[0] != n:
-        raise ValueError(f"{name} must be a 1-D array with one code per value (length {n}), got shape {enc.shape}")
-    if not np.issubdtype(enc.dtype, np.integer) or (n and enc.min() < 0):
-        raise ValueError(f"{name} must hold non-negative integer codes")
-    return enc.astype(np.int64)
+from ..checks import check_integer
+from .contrastive import excess_risk_large_batch
+from .joint import conditional, conditional_kl, mutual_information, pmi, validate_encoder, validate_joint
 
 
 def _oriented(P, encoder, axis: int) -> tuple[np.ndarray, np.ndarray]:
@@ -138,106 +123,3 @@ def block_encoder(n: int, n_cells: int) -> np.ndarray:
 # --- Part I: near-minimisers are approximately sufficient --------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class SuffVsExcessConfig:
-    """A tiny JGHM (exactly enumerable) and the Monte Carlo budget for the finite-K excess risks."""
-
-    tree: TinyTree = TinyTree()
-    Ks: tuple[int, ...] = (2, 4, 16, 64)
-    n_anchors: int = 200_000
-
-    @classmethod
-    def for_scale(cls, scale: str | None = None) -> "SuffVsExcessConfig":
-        scale = resolve_scale(scale)
-        return {"quick": cls(n_anchors=20_000), "book": cls(), "full": cls(n_anchors=4_000_000)}[scale]
-
-
-@dataclasses.dataclass
-class SuffVsExcessResult:
-    """For encoders :math:`E_k` keeping the first ``k`` image leaves: sufficiency and excess risks.
-
-    Excess risks are per direction (the summed risk's excess halved), so that at :math:`K = \\infty`
-    the excess of the best score factoring through :math:`E_k` equals :math:`\\operatorname{Suff}(E_k)`.
-    """
-
-    config: SuffVsExcessConfig
-    mutual_information: float
-    k: np.ndarray  # (n_enc,)
-    suff: np.ndarray  # (n_enc,)
-    excess_inf: np.ndarray  # (n_enc,)
-    Ks: np.ndarray  # (n_K,)
-    excess_K: np.ndarray  # (n_enc, n_K)
-    excess_K_se: np.ndarray  # (n_enc, n_K)
-
-
-def plot_suff_vs_excess(result: SuffVsExcessResult):
-    """Excess risk against sufficiency: on the diagonal at K = infinity, below it by about (K-1)/K."""
-    from .viz import new_figure, sequential_colors
-
-    fig, (ax0, ax1) = new_figure(ncols=2)
-    top = 1.1 * result.suff.max()
-    ax0.plot([0, top], [0, top], "k--", lw=1, label="excess = Suff")
-    ax0.plot(result.suff, result.excess_inf, "ko", label=r"$K=\infty$ (exact)")
-    for j, (K, color) in enumerate(zip(result.Ks, sequential_colors(len(result.Ks)))):
-        ax0.errorbar(result.suff, result.excess_K[:, j], yerr=2 * result.excess_K_se[:, j], fmt="s", color=color,
-                     ms=4, label=f"K = {K}")
-    ax0.set(xlabel=r"$\mathrm{Suff}(E_k)$ (nats)", ylabel="excess risk per direction", title="excess vs sufficiency")
-    ax0.legend(fontsize="small")
-    keep = result.suff > 1e-9
-    ratio = result.suff[keep, None] / result.excess_K[keep]
-    for row, k in zip(ratio, result.k[keep]):
-        ax1.semilogx(result.Ks, row, "o-", label=f"k = {k}")
-    K_grid = np.geomspace(result.Ks.min(), result.Ks.max(), 50)
-    ax1.semilogx(K_grid, K_grid / (K_grid - 1), "k--", lw=1, label="K/(K-1)")
-    ax1.set(xlabel="K", ylabel=r"Suff / excess$_K$", title="finite K: how much the bound loosens")
-    ax1.legend(fontsize="small")
-    return fig
-
-
-@experiment("suff_vs_excess", plot=plot_suff_vs_excess)
-def suff_vs_excess(scale: str | None = None, seed: int = 0, device=None) -> SuffVsExcessResult:
-    """Sufficiency of prefix encoders of a tiny JGHM against the excess CLIP risk of their best scores, K = 2..inf."""
-    cfg = SuffVsExcessConfig.for_scale(scale)
-    P, tree = cfg.tree.joint(), cfg.tree
-    ks = np.arange(tree.n_leaves)  # k = n_leaves keeps everything: Suff = 0
-    encoders = [prefix_encoder(tree.n_symbols, tree.n_leaves, int(k)) for k in ks]
-    best = pmi(P)
-    scores = [factoring_score(P, enc) for enc in encoders]
-    excess = np.empty((len(ks), len(cfg.Ks)))
-    se = np.empty_like(excess)
-    for j, K in enumerate(cfg.Ks):
-        values = _monte_carlo_values([*scores, best], P, int(K), cfg.n_anchors, "iid", seed + j)
-        gaps = (values[:-1] - values[-1]) / 2  # per direction
-        excess[:, j] = gaps.mean(axis=1)
-        se[:, j] = gaps.std(axis=1, ddof=1) / np.sqrt(cfg.n_anchors)
-    return SuffVsExcessResult(
-        config=cfg,
-        mutual_information=mutual_information(P),
-        k=ks,
-        suff=np.array([sufficiency_information(P, enc) for enc in encoders]),
-        excess_inf=np.array([excess_risk_large_batch(s, P) / 2 for s in scores]),
-        Ks=np.array(cfg.Ks),
-        excess_K=excess,
-        excess_K_se=se,
-    )
-
-
-def draw_coarsening_state(fig, P, n_cells: int, axis: int = 0) -> None:
-    """Part I widget: the law of (code, text) for a block coarsening of the image, and Suff against the cells."""
-    from .viz import PALETTE
-
-    n = P.shape[axis]
-    ax0, ax1 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
-    coded = encode(P, block_encoder(n, n_cells), axis=axis)
-    ax0.imshow(coded / coded.sum(axis=1, keepdims=True), cmap="viridis", origin="lower", aspect="auto",
-               extent=(-0.5, P.shape[1] - 0.5, -0.5, n_cells - 0.5))
-    ax0.grid(False)
-    ax0.set(xlabel="$y$", ylabel="code $E(x)$", title=f"$P(y \\mid E(x))$, {n_cells} cells")
-    cells = np.arange(1, n + 1)
-    suff = [sufficiency_information(P, block_encoder(n, c), axis=axis) for c in cells]
-    ax1.plot(cells, suff, "o-", color="0.7")
-    ax1.plot([n_cells], [suff[n_cells - 1]], "o", ms=10, color=PALETTE[1])
-    ax1.axhline(mutual_information(P), color="k", ls="--", lw=1, label="$I(X;Y)$: nothing kept")
-    ax1.set(xlabel="cells of the coarsening", ylabel="Suff$(E)$ (nats)",
-            title=f"Suff = {suff[n_cells - 1]:.4f} nats")
-    ax1.legend(fontsize="small")

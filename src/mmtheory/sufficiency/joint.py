@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import check_integer
+from ..checks import check_integer
 
 _ATOL = 1e-9
 
@@ -100,34 +100,6 @@ def ratio_singular_values(P) -> np.ndarray:
     return np.linalg.svd(P / np.sqrt(np.outer(px, py)), compute_uv=False)
 
 
-def draw_gaussian_joint_state(fig, rho: float, n: int = 8, fine_n: int = 48, clip: float = 3.0) -> None:
-    """The Prologue's first figure for one correlation: the joint law, its PMI, and the ratio's spectrum.
-
-    The spectrum panel compares the singular values on the ``n``-grid and on a finer ``fine_n``-grid
-    with Mehler's :math:`\\rho^i`, the spectrum of the continuous Gaussian pair.
-    """
-    from .viz import DIVERGING, PALETTE
-
-    P = gaussian_joint(n, rho)
-    axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 1.3]})
-    axes[0].imshow(P, cmap="viridis", origin="lower")
-    axes[0].set(title="joint law $P(x,y)$", xlabel="$y$", ylabel="$x$")
-    image = axes[1].imshow(np.clip(pmi(P), -clip, clip), cmap=DIVERGING, vmin=-clip, vmax=clip, origin="lower")
-    axes[1].set(title=r"$\mathrm{pmi}(x,y)$", xlabel="$y$")
-    fig.colorbar(image, ax=axes[1], shrink=0.8, extend="both")
-    for ax in axes[:2]:
-        ax.grid(False)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    i = np.arange(n)
-    axes[2].semilogy(i, np.maximum(ratio_singular_values(P), 1e-12), "o-", color=PALETTE[0], label=f"grid n = {n}")
-    fine = ratio_singular_values(gaussian_joint(fine_n, rho, span=3.0))[:n]
-    axes[2].semilogy(i, np.maximum(fine, 1e-12), "s-", color=PALETTE[2], label=f"grid n = {fine_n}")
-    axes[2].semilogy(i, np.maximum(float(rho) ** i, 1e-12), "k--", lw=1, label=r"$\rho^i$ (continuous)")
-    axes[2].set(ylim=(1e-4, 1.5), xlabel="$i$", title="singular values $s_i$ of the ratio")
-    axes[2].legend(fontsize="small", loc="lower left")
-
-
 def entropy(p) -> float:
     r"""Shannon entropy :math:`-\sum p \log p` (nats) of a probability array of any shape."""
     p = np.asarray(p, dtype=float)
@@ -168,3 +140,13 @@ def conditional_kl(P, Q, given: str = "x") -> float:
     if np.any(Q[mask] == 0):
         return float("inf")
     return float(np.sum(weights[mask] * np.log(cond[mask] / Q[mask])))
+
+
+def validate_encoder(encoder, n: int, name: str = "encoder") -> np.ndarray:
+    """Check that ``encoder`` maps ``range(n)`` to codes ``0..n_e-1``; return it as an int array."""
+    enc = np.asarray(encoder)
+    if enc.ndim != 1 or enc.shape[0] != n:
+        raise ValueError(f"{name} must be a 1-D array with one code per value (length {n}), got shape {enc.shape}")
+    if not np.issubdtype(enc.dtype, np.integer) or (n and enc.min() < 0):
+        raise ValueError(f"{name} must hold non-negative integer codes")
+    return enc.astype(np.int64)

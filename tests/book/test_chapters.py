@@ -3,7 +3,6 @@
 import jupytext
 import nbclient
 import pytest
-
 from conftest import chapter_notebooks
 
 

@@ -4,7 +4,6 @@ import re
 import sys
 
 import pytest
-
 from conftest import ROOT, toc_files
 
 sys.path.insert(0, str(ROOT / "book" / "_ext"))

@@ -11,13 +11,26 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from mmtheory.registry import experiments  # noqa: E402
-from mmtheory.single_index_icl import (  # noqa: E402
-    PretrainedICL, SingleIndexTasks, design_rows, draw_prompt_state, fit_gamma, learned_subspace, link,
-    moment_matrix, plot_sweep, pretrain, prompt_only_prediction, run_sweep, sample_prompts, single_index_dimension,
-    single_index_rank, subspace_cosine, top_eigenvector,
+from mmtheory.neighbours import (
+    PretrainedICL,
+    SingleIndexTasks,
+    design_rows,
+    draw_prompt_state,
+    fit_gamma,
+    learned_subspace,
+    link,
+    moment_matrix,
+    plot_sweep,
+    pretrain_icl,
+    prompt_only_prediction,
+    run_sweep,
+    sample_prompts,
+    single_index_dimension,
+    single_index_rank,
+    subspace_cosine,
+    top_eigenvector,
 )
-
+from mmtheory.registry import experiments  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("quiet")  # conftest: no progress bars, figures closed
 
@@ -63,7 +76,7 @@ def test_moment_over_the_task_law_is_a_multiple_of_the_projection():
 def test_learned_subspace_finds_the_task_subspace():
     tasks = SingleIndexTasks(d=32, r=2)
     U = tasks.subspace(seed=0)
-    model = pretrain(tasks, U, m=8, n_prompts=1000, N_pre=64, seed=1)
+    model = pretrain_icl(tasks, U, m=8, n_prompts=1000, N_pre=64, seed=1)
     # measured: 0.998-0.999 over seeds at this size (64,000 examples in d = 32)
     assert subspace_cosine(model.subspace, U) > 0.99
     assert model.W.shape == (8, 32)
@@ -111,7 +124,7 @@ def test_ridge_recovers_gamma_without_noise():
 def test_pretraining_is_reproducible_from_its_seed():
     tasks = SingleIndexTasks(d=8, r=2)
     U = tasks.subspace(seed=0)
-    a, b = (pretrain(tasks, U, m=6, n_prompts=200, N_pre=16, seed=7) for _ in range(2))
+    a, b = (pretrain_icl(tasks, U, m=6, n_prompts=200, N_pre=16, seed=7) for _ in range(2))
     torch.testing.assert_close(a.gamma, b.gamma, rtol=0, atol=0)
 
 
@@ -166,7 +179,7 @@ def test_pretrained_error_is_flat_in_d_while_the_prompt_only_error_grows():
     (lambda: SingleIndexTasks(d=4, r=5), "r"),
     (lambda: SingleIndexTasks(d=1, r=1), "d"),
     (lambda: SingleIndexTasks(d=4, r=2, noise=-0.1), "noise"),
-    (lambda: pretrain(SingleIndexTasks(8, 2), SingleIndexTasks(8, 2).subspace(), m=80), "m"),
+    (lambda: pretrain_icl(SingleIndexTasks(8, 2), SingleIndexTasks(8, 2).subspace(), m=80), "m"),
     (lambda: sample_prompts(SingleIndexTasks(8, 2), SingleIndexTasks(8, 2).subspace(), 5, 0,
                             torch.Generator()), "N"),
     (lambda: single_index_dimension("huge"), "scale"),
@@ -179,7 +192,7 @@ def test_bad_arguments_raise_naming_the_argument(call, name):
 
 def test_width_limit_explains_the_gram_size():
     with pytest.raises(ValueError, match=r"m\^2 x m\^2"):
-        pretrain(SingleIndexTasks(8, 2), SingleIndexTasks(8, 2).subspace(), m=65)
+        pretrain_icl(SingleIndexTasks(8, 2), SingleIndexTasks(8, 2).subspace(), m=65)
 
 
 # --------------------------------------------------------------------------- experiments

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmtheory import belief_propagation as bp
-from mmtheory.jghm import JGHM, leaf_joint, leaves_given_root
+from mmtheory.jghm import JGHM, bp, leaf_joint, leaves_given_root
 
 TINY = [
     JGHM.paper(p=0.3, depth=2, branching=2, n_symbols=3, seed=42),

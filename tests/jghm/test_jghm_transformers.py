@@ -6,16 +6,25 @@ import numpy as np
 import pytest
 import torch
 
-from mmtheory import jghm_training
-from mmtheory.jghm import JGHM, leaves_given_root
-from mmtheory.jghm_risks import Risk
-from mmtheory.jghm_training import (
-    TrainConfig, evaluate_clip, evaluate_denoiser, evaluate_next_token, evaluate_zero_shot, train_clip,
-    train_denoiser, train_next_token,
+from mmtheory.jghm import (
+    JGHM,
+    DenoisingTransformer,
+    NextTokenTransformer,
+    Risk,
+    TrainConfig,
+    TreeEncoder,
+    evaluate_clip,
+    evaluate_denoiser,
+    evaluate_next_token,
+    evaluate_zero_shot,
+    guidance_penalty,
+    guidance_targets,
+    leaves_given_root,
+    train_clip,
+    train_denoiser,
+    train_next_token,
 )
-from mmtheory.jghm_transformers import (
-    DenoisingTransformer, NextTokenTransformer, TreeEncoder, guidance_penalty, guidance_targets,
-)
+from mmtheory.jghm import training as jghm_training
 
 S = 10
 TINY = JGHM.paper(p=0.2, depth=2, branching=3, n_symbols=S)  # 9 leaves per tree

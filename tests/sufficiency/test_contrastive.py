@@ -4,10 +4,17 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mmtheory.contrastive import (
-    align_to_pmi, distance_to_pmi, excess_risk_large_batch, fit_score_table, info_nce_loss, pmi_recovery,
+from mmtheory.sufficiency import (
+    align_to_pmi,
+    distance_to_pmi,
+    excess_risk_large_batch,
+    fit_score_table,
+    gaussian_joint,
+    info_nce_loss,
+    mutual_information,
+    pmi,
+    pmi_recovery,
 )
-from mmtheory.joint import gaussian_joint, mutual_information, pmi
 
 
 def loss_by_loops(S):
@@ -108,7 +115,7 @@ def test_pmi_recovery_quick_scale_converges_for_every_correlation():
 
 from itertools import product  # noqa: E402
 
-from mmtheory.contrastive import clip_excess_monte_carlo, clip_risk_exact, clip_risk_monte_carlo  # noqa: E402
+from mmtheory.sufficiency import clip_excess_monte_carlo, clip_risk_exact, clip_risk_monte_carlo  # noqa: E402
 
 
 def one_direction_by_enumeration(s, P, K):

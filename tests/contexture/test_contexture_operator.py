@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mmtheory import contexture as cx
-from mmtheory import contexture_objectives as obj
+from mmtheory.contexture import objectives as obj
+from mmtheory.numerics import principal_cosines
 
 
 def random_context(seed: int, N: int = 40, M: int = 60, density: float = 0.3) -> np.ndarray:
@@ -73,7 +74,7 @@ def test_nystrom_estimate_of_the_gaussian_context(seed):
     s2, mu_hat = cx.nystrom_contexture(lambda a, b: cx.mehler_kernel(a, b, 0.5), rng.standard_normal(1000), 3)
     np.testing.assert_allclose(s2, 0.25 ** np.arange(1, 4), atol=0.02)  # measured worst 0.0093 over seeds 0-4
     test = rng.standard_normal(4000)
-    cos = cx.principal_cosines(mu_hat(test), cx.hermite_functions(test, 3)[:, 1:])
+    cos = principal_cosines(mu_hat(test), cx.hermite_functions(test, 3)[:, 1:])
     # measured over seeds 0-4: the top two >= 0.999996; the third, whose s^2 = 1/64 is closest to the
     # sampling noise, 0.9815 at worst
     assert cos[1] > 0.9999 and cos[2] > 0.97
@@ -90,7 +91,7 @@ def test_plain_svd_of_the_table_gives_the_wrong_functions():
     P = random_context(1)
     S = cx.context_svd(P)
     U = np.linalg.svd(P)[0]
-    assert cx.principal_cosines(U[:, 1:4], S.mu[:, 1:4], S.px).min() < 0.99
+    assert principal_cosines(U[:, 1:4], S.mu[:, 1:4], S.px).min() < 0.99
 
 
 def test_gaussian_context_has_hermite_singular_functions():
@@ -111,7 +112,7 @@ def test_hypercube_masking_spectrum_and_parities(p):
     start = 1
     for level in range(1, n):
         width = cx.parities(n, level).shape[1]
-        cos = cx.principal_cosines(S.mu[:, start : start + width], cx.parities(n, level), S.px)
+        cos = principal_cosines(S.mu[:, start : start + width], cx.parities(n, level), S.px)
         np.testing.assert_allclose(cos, 1.0, atol=1e-9)
         start += width
 
@@ -121,7 +122,7 @@ def test_ring_walk_spectrum_is_fourier():
     np.testing.assert_allclose(S.s, cx.ring_spectrum(30, 2.5), atol=1e-12)
     j = np.arange(30)
     fourier = np.stack([np.cos(2 * np.pi * j / 30), np.sin(2 * np.pi * j / 30)], axis=1)
-    np.testing.assert_allclose(cx.principal_cosines(S.mu[:, 1:3], fourier), 1.0, atol=1e-9)
+    np.testing.assert_allclose(principal_cosines(S.mu[:, 1:3], fourier), 1.0, atol=1e-9)
 
 
 def test_balanced_label_noise_spectrum():
@@ -130,7 +131,7 @@ def test_balanced_label_noise_spectrum():
     np.testing.assert_allclose(S.s[1:4], 0.7, atol=1e-12)
     np.testing.assert_allclose(S.s[4:], 0.0, atol=1e-12)
     indicators = np.eye(4)[classes]
-    np.testing.assert_allclose(cx.principal_cosines(S.mu[:, 1:4], indicators), 1.0, atol=1e-9)
+    np.testing.assert_allclose(principal_cosines(S.mu[:, 1:4], indicators), 1.0, atol=1e-9)
 
 
 def test_mixing_moves_the_spectrum_the_way_the_operator_algebra_says():
@@ -148,7 +149,7 @@ def test_mixing_moves_the_spectrum_the_way_the_operator_algebra_says():
 def _ring_product(N, a, b):
     """Fourier multipliers of two commuting ring walks multiply."""
     k = np.arange(N)
-    mult = lambda sig: np.cos(2 * np.pi * np.outer(k, k) / N) @ cx._ring_weights(N, sig)  # noqa: E731
+    mult = lambda sig: np.cos(2 * np.pi * np.outer(k, k) / N) @ cx.ring_weights(N, sig)  # noqa: E731
     return np.abs(mult(a) * mult(b))
 
 
@@ -231,7 +232,7 @@ def ctx():
 
 
 def _span_ok(Phi, S, d):
-    return cx.principal_cosines(Phi, S.mu[:, 1 : d + 1], S.px).min() > 0.999
+    return principal_cosines(Phi, S.mu[:, 1 : d + 1], S.px).min() > 0.999
 
 
 def test_spectral_contrastive_table_reaches_the_minimum_and_the_span(ctx):
@@ -258,7 +259,7 @@ def test_balanced_mse_learns_the_contexture_and_plain_mse_does_not(ctx):
     assert curve[-1] == pytest.approx(obj.balanced_mse_minimum(S.s, d, M), abs=1e-4)
     assert _span_ok(Phi, S, d)
     plain, _, _ = obj.fit_table(lambda F, W: obj.mse_loss(F, W, Pt), S.px, d, extra_shapes=[(M, d)], steps=2500)
-    assert cx.principal_cosines(plain, S.mu[:, 1 : d + 1], S.px).min() < 0.9
+    assert principal_cosines(plain, S.mu[:, 1 : d + 1], S.px).min() < 0.9
 
 
 def test_laplacian_eigenmaps_on_a_lazy_ring():

@@ -1,13 +1,17 @@
-"""The per-node reference (mmtheory.jghm_reference) against the vectorised sampler and belief propagation."""
+"""The per-node reference (mmtheory.jghm.reference) against the vectorised sampler and belief propagation."""
 
 import numpy as np
 import pytest
 import torch
 
-from mmtheory import belief_propagation as bp
-from mmtheory.jghm import JGHM
-from mmtheory.jghm_reference import (denoising_mean_reference, root_message_reference,
-                                     root_posterior_reference, sample_reference)
+from mmtheory.jghm import (
+    JGHM,
+    bp,
+    denoising_mean_reference,
+    root_message_reference,
+    root_posterior_reference,
+    sample_reference,
+)
 
 MODELS = {
     "paper": lambda: JGHM.paper(p=0.2),

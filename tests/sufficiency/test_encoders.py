@@ -3,11 +3,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mmtheory.contrastive import excess_risk_large_batch
-from mmtheory.joint import conditional, gaussian_joint, mutual_information
 from mmtheory.sufficiency import (
-    block_encoder, encode, factoring_score, prefix_encoder, suff_vs_excess, sufficiency_contrastive,
-    sufficiency_information, sufficiency_kl, sufficiency_variational, variational_objective,
+    block_encoder,
+    conditional,
+    encode,
+    excess_risk_large_batch,
+    factoring_score,
+    gaussian_joint,
+    mutual_information,
+    prefix_encoder,
+    suff_vs_excess,
+    sufficiency_contrastive,
+    sufficiency_information,
+    sufficiency_kl,
+    sufficiency_variational,
+    variational_objective,
 )
 
 

@@ -9,11 +9,21 @@ import numpy as np
 import pytest
 import torch
 
-from mmtheory.contexture import hermite_functions
-from mmtheory.contexture_scaling import (
-    GRID, MLPEncoder, alignment_r2, check_rho, gaussian_contrastive_minimum, draw_alignment_state, optimal_features,
-    plot_width_sweep, population_loss, sample_context_pairs, spectral_contrastive_batch_loss, train_encoder,
-    width_sweep,
+from mmtheory.contexture import (
+    GRID,
+    MLPEncoder,
+    alignment_r2,
+    check_rho,
+    contexture_width_sweep,
+    draw_alignment_state,
+    gaussian_contrastive_minimum,
+    hermite_functions,
+    optimal_features,
+    plot_width_sweep,
+    population_loss,
+    sample_context_pairs,
+    spectral_contrastive_batch_loss,
+    train_encoder,
 )
 from mmtheory.io import to_jsonable
 from mmtheory.registry import get_experiment
@@ -162,7 +172,7 @@ def test_same_seed_same_numbers():
 
 @pytest.fixture(scope="module")
 def quick_sweep():
-    return width_sweep(scale="quick", seed=0, device="cpu")
+    return contexture_width_sweep(scale="quick", seed=0, device="cpu")
 
 
 def test_quick_sweep_has_the_right_shapes(quick_sweep):
@@ -174,7 +184,7 @@ def test_quick_sweep_has_the_right_shapes(quick_sweep):
     assert np.all((r.cca_r2 > 0) & (r.cca_r2 <= 1)) and np.all(r.loss_gap > 0)
     assert r.device == "cpu" and r.minimum == pytest.approx(gaussian_contrastive_minimum(r.rho, r.d))
     to_jsonable(r)  # the registry writes the result as JSON
-    assert get_experiment("contexture_width_sweep").run is width_sweep
+    assert get_experiment("contexture_width_sweep").run is contexture_width_sweep
 
 
 def test_plot_and_draw_make_figures(quick_sweep):

@@ -6,9 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmtheory import belief_propagation as bp
-from mmtheory.jghm import JGHM
-from mmtheory.jghm_risks import Risk, bayes_risk, clip_loss, draw_prompts, zero_shot_logits
+from mmtheory.jghm import JGHM, Risk, bayes_risk, bp, clip_loss, draw_prompts, zero_shot_logits
 
 # Oko et al. (2025), official repository's figure data (Bayes, about 10,000 samples each); sums of
 # both CLIP directions with K = 4, ZSC cross-entropy, CDM summed squared error (sigma = 1), VLM per token.

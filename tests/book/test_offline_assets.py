@@ -3,9 +3,8 @@
 import sys
 
 import pytest
-from sphinx.errors import ExtensionError
-
 from conftest import ROOT
+from sphinx.errors import ExtensionError
 
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
 import offline_assets  # noqa: E402

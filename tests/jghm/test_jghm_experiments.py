@@ -5,14 +5,22 @@ import numpy as np
 import pytest
 import torch
 
-from mmtheory.jghm import JGHM
-from mmtheory.jghm_bayes import bayes_curves, prompt_curve
-from mmtheory.jghm_pretraining import (
-    PROTOCOLS, _clip_run, clip_experiment, downstream_experiment, probe_experiment, probe_messages,
+from mmtheory.jghm import (
+    EVAL_SEED,
+    JGHM,
+    PROTOCOLS,
+    bayes_curves,
+    bayes_risk,
+    bp_as_attention,
+    clip_run,
+    evaluate_clip,
+    guidance_targets,
+    jghm_clip,
+    jghm_downstream,
+    jghm_probe,
+    probe_messages,
+    prompt_curve,
 )
-from mmtheory.jghm_risks import bayes_risk
-from mmtheory.jghm_training import EVAL_SEED, evaluate_clip
-from mmtheory.jghm_transformers import bp_as_attention, guidance_targets
 
 
 @pytest.mark.parametrize("model", [JGHM.paper(p=0.3), JGHM.paper(p=0.2, depth=3, branching=(2, 3, 2), n_symbols=4)])
@@ -52,13 +60,13 @@ def test_a_probe_on_the_leaf_alone_explains_part_of_its_parents_message():
 
 
 def test_pretraining_experiments_quick():
-    probe = probe_experiment("quick")
+    probe = jghm_probe("quick")
     assert set(probe.r2) == {"untrained", "standard", "guided"}
     assert all(r.shape == (PROTOCOLS["quick"].clip_layers, 2) for r in probe.r2.values())
-    clip = clip_experiment("quick")
+    clip = jghm_clip("quick")
     assert clip.history["standard"].shape == (1, PROTOCOLS["quick"].clip.steps)
     assert np.all(clip.clip["standard"][:, 0] > clip.bayes_clip[:, 0] - 4 * clip.clip["standard"][:, 1])
-    down = downstream_experiment("quick")
+    down = jghm_downstream("quick")
     assert set(down.risk) == {"cdm", "vlm"}
     assert down.risk["cdm"]["frozen"].shape == (len(PROTOCOLS["quick"].ood_ps), 2)
 
@@ -67,7 +75,7 @@ def test_book_scale_encoder_gets_within_a_stated_margin_of_bayes_at_p_0_1():
     """Three blocks, d = 32, 400 steps on the depth-2 tree: the CLIP excess is about 0.12 (chance is
     2 log 4 = 2.77 above zero, Bayes 0.42); we require below 0.2 on 2,000 held-out pairs."""
     protocol = PROTOCOLS["book"]
-    run = _clip_run(protocol, "standard", 0.1, 0, torch.device("cpu"))
+    run = clip_run(protocol, "standard", 0.1, 0, torch.device("cpu"))
     model = JGHM.paper(p=0.1, depth=protocol.depth)
     trained = evaluate_clip(run, model, n=2000)
     bayes = bayes_risk(model, "clip", n=2000, seed=EVAL_SEED)

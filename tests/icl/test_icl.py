@@ -8,8 +8,18 @@ import pytest
 import torch
 
 from mmtheory.icl import (
-    CrossAttentionStack, LatentFactorModel, alpha_star, bayes_risk, ca_excess, excess_over_oracle,
-    gradient_descent_prediction, lsa_optimum, optimal_alpha, optimal_alpha_beta, rho_star, sample_prompts,
+    CrossAttentionStack,
+    LatentFactorModel,
+    alpha_star,
+    bayes_risk,
+    ca_excess,
+    excess_over_oracle,
+    gradient_descent_prediction,
+    lsa_optimum,
+    optimal_alpha,
+    optimal_alpha_beta,
+    rho_star,
+    sample_prompts,
 )
 
 MODEL = LatentFactorModel()  # d = 6 + 4, k = 4, spectrum in [0.5, 4]
@@ -137,9 +147,9 @@ def test_training_one_layer_at_finite_context_finds_the_erm_step():
 
 
 def test_depth_sweep_experiment_quick():
-    from mmtheory.icl import depth_sweep
+    from mmtheory.icl import icl_depth_sweep
 
-    r = depth_sweep(scale="quick")
+    r = icl_depth_sweep(scale="quick")
     assert np.all(np.diff(r.alpha_T) > 0) and np.all(r.alpha_T < r.alpha_star)
     assert np.all(np.diff(r.excess_T) < 0) and r.excess_T[0] == pytest.approx(r.lsa_excess, rel=1e-6)
     assert r.beta_over_alpha[-1] > 0.999
@@ -168,9 +178,9 @@ def test_adding_a_weak_modality_never_hurts():
 
 
 def test_finite_context_experiment_quick():
-    from mmtheory.icl import finite_context
+    from mmtheory.icl import icl_finite_context
 
-    r = finite_context(scale="quick", device="cpu")
+    r = icl_finite_context(scale="quick", device="cpu")
     assert r.excess_at_alpha_star.shape == (2, 6)
     # at L = 200 deep stacks at alpha* reach the least-squares floor, within Monte Carlo error
     assert r.excess_at_alpha_star[1, 3] < 2 * r.ols_floor[1]
@@ -193,9 +203,9 @@ def test_softmax_transformer_reads_the_context():
 def test_softmax_baseline_experiment_quick():
     import matplotlib.pyplot as plt
 
-    from mmtheory.icl import plot_softmax_baseline, softmax_baseline
+    from mmtheory.icl import icl_softmax_baseline, plot_softmax_baseline
 
-    r = softmax_baseline(scale="quick", device="cpu")
+    r = icl_softmax_baseline(scale="quick", device="cpu")
     assert r.softmax_curve.shape == r.stack_curve.shape == (1, len(r.curve_steps))
     assert r.softmax_curve[0, -1] < r.softmax_curve[0, 0]  # training helps the transformer
     assert r.stack_curve[0, -1] < r.stack_curve[0, 0]
@@ -203,10 +213,10 @@ def test_softmax_baseline_experiment_quick():
 
 
 def test_softmax_baseline_is_reproducible_whatever_the_global_seed():
-    from mmtheory.icl import softmax_baseline
+    from mmtheory.icl import icl_softmax_baseline
 
     torch.manual_seed(1)
-    first = softmax_baseline(scale="quick", device="cpu")
+    first = icl_softmax_baseline(scale="quick", device="cpu")
     torch.manual_seed(2)
-    second = softmax_baseline(scale="quick", device="cpu")
+    second = icl_softmax_baseline(scale="quick", device="cpu")
     np.testing.assert_array_equal(first.softmax_curve, second.softmax_curve)

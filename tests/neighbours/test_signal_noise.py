@@ -6,11 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from mmtheory.contrastive import info_nce_loss
-from mmtheory.registry import experiments
-from mmtheory.signal_noise import (
-    PretrainConfig, features, noise_scale, optimizer_comparison, pretrain, snr_sweep,
+from mmtheory.neighbours import (
+    PretrainConfig,
+    features,
+    noise_scale,
+    pretrain_encoders,
+    signal_noise_optimizer,
+    signal_noise_snr_sweep,
 )
+from mmtheory.registry import experiments
+from mmtheory.sufficiency import info_nce_loss
 
 # The setting of the chapter (book scale) with fewer steps: the advantage of the multi-modal run peaks
 # within the first 500 steps (the chapter shows the whole trajectory).
@@ -37,15 +42,25 @@ def test_features_are_the_patchwise_relus():
             assert h[i, r].item() == pytest.approx(expected, abs=1e-6)
 
 
-def test_noise_scale_gives_the_stated_snr():
-    d, snr = 400, 0.2
-    sigma = noise_scale(snr, d)
-    assert 1.0 / (sigma * math.sqrt(d)) == pytest.approx(snr)
+def test_noise_drawn_at_noise_scale_has_the_stated_snr():
+    """Sampled noise patches (orthogonal to mu = e1, as in the model) measured against |mu| = 1: the
+    per-coordinate spread of the draws, not the formula, gives the SNR back (to sampling error)."""
+    d, n = 400, 2000
+    snrs = torch.tensor([0.05, 0.2, 1.0])
+    xi = noise_scale(snrs, d)[:, None, None] * torch.randn(3, n, d, generator=torch.Generator().manual_seed(0))
+    xi[..., 0] = 0.0
+    sigma_hat = xi[..., 1:].std(dim=(1, 2))
+    np.testing.assert_allclose(1.0 / (sigma_hat * math.sqrt(d)), snrs, rtol=0.01)
+    for bad in (0.0, -0.1, float("inf")):
+        with pytest.raises(ValueError, match="snr must be positive"):
+            noise_scale(bad, d)
+    with pytest.raises(ValueError, match="d must be an integer"):
+        noise_scale(0.1, 1)
 
 
 def test_both_paradigms_start_from_the_same_data_and_weights():
     config = PretrainConfig(d=50, n=10, m=5, steps=3, evaluations=3, n_test=200)
-    single, multi = (pretrain((0.2, 0.4), [0, 1], p, config) for p in ("single", "multi"))
+    single, multi = (pretrain_encoders((0.2, 0.4), [0, 1], p, config) for p in ("single", "multi"))
     for key in ("accuracy", "signal", "noise"):
         np.testing.assert_array_equal(getattr(single, key)[..., 0], getattr(multi, key)[..., 0])
     assert not np.allclose(single.noise[..., -1], multi.noise[..., -1])  # and then train differently
@@ -53,7 +68,7 @@ def test_both_paradigms_start_from_the_same_data_and_weights():
 
 def test_low_snr_training_stays_finite_with_the_scaled_step():
     # at SNR 0.02 the noise patch has norm ~50 against a signal of 1; lr / E||x||^2 keeps GD stable
-    run = pretrain((0.02,), [0], "single", PretrainConfig(d=300, n=20, m=10, steps=200, evaluations=2))
+    run = pretrain_encoders((0.02,), [0], "single", PretrainConfig(d=300, n=20, m=10, steps=200, evaluations=2))
     assert np.isfinite(run.loss).all() and np.isfinite(run.noise).all()
 
 
@@ -64,7 +79,7 @@ def test_multi_modal_beats_single_modal_inside_the_snr_window():
     is better in at least 18 of the 24 paired runs (measured: gain ~0.1-0.15, see the chapter).
     """
     snrs, seeds = (0.1, 0.12, 0.15), range(8)
-    single, multi = (pretrain(snrs, seeds, p, WINDOW) for p in ("single", "multi"))
+    single, multi = (pretrain_encoders(snrs, seeds, p, WINDOW) for p in ("single", "multi"))
     gain = multi.accuracy[..., -1] - single.accuracy[..., -1]
     assert gain.mean() >= 0.05, gain.mean(1)
     assert (gain > 0).sum() >= 18, gain
@@ -72,24 +87,24 @@ def test_multi_modal_beats_single_modal_inside_the_snr_window():
 
 
 def test_both_paradigms_learn_the_signal_at_high_snr():
-    single, multi = (pretrain((0.3,), range(4), p, WINDOW) for p in ("single", "multi"))
+    single, multi = (pretrain_encoders((0.3,), range(4), p, WINDOW) for p in ("single", "multi"))
     assert single.accuracy[..., -1].mean() >= 0.85 and multi.accuracy[..., -1].mean() >= 0.85
 
 
 def test_the_advantage_needs_a_cleaner_partner():
     """With a partner as noisy as modality 1 the gain shrinks: the cooperation comes from the partner's SNR."""
     snrs, seeds = (0.12,), range(8)
-    single = pretrain(snrs, seeds, "single", WINDOW)
-    clean = pretrain(snrs, seeds, "multi", WINDOW)
-    noisy = pretrain(snrs, seeds, "multi", PretrainConfig(steps=500, evaluations=1, snr_partner=0.12))
+    single = pretrain_encoders(snrs, seeds, "single", WINDOW)
+    clean = pretrain_encoders(snrs, seeds, "multi", WINDOW)
+    noisy = pretrain_encoders(snrs, seeds, "multi", PretrainConfig(steps=500, evaluations=1, snr_partner=0.12))
     gain_clean = (clean.accuracy - single.accuracy)[..., -1].mean()
     gain_noisy = (noisy.accuracy - single.accuracy)[..., -1].mean()
     assert gain_clean - gain_noisy >= 0.05, (gain_clean, gain_noisy)
 
 
 def test_sign_gradient_descent_memorises_where_gradient_descent_generalises():
-    gd = pretrain((0.5,), range(3), "single", WINDOW)
-    sign = pretrain((0.5,), range(3), "single", PretrainConfig(steps=500, evaluations=1, optimizer="sign"))
+    gd = pretrain_encoders((0.5,), range(3), "single", WINDOW)
+    sign = pretrain_encoders((0.5,), range(3), "single", PretrainConfig(steps=500, evaluations=1, optimizer="sign"))
     assert gd.accuracy[..., -1].mean() >= 0.9
     assert sign.accuracy[..., -1].mean() <= 0.65
     assert sign.noise[..., -1].mean() > gd.noise[..., -1].mean()
@@ -112,23 +127,23 @@ def test_bad_configurations_are_refused(kwargs, match):
 def test_bad_arguments_are_refused(kwargs, match):
     args = dict(snrs=(0.1,), seeds=[0], paradigm="single") | kwargs
     with pytest.raises(ValueError, match=match):
-        pretrain(args["snrs"], args["seeds"], args["paradigm"], PretrainConfig(d=10, n=4, m=2, steps=1))
+        pretrain_encoders(args["snrs"], args["seeds"], args["paradigm"], PretrainConfig(d=10, n=4, m=2, steps=1))
 
 
 def test_experiments_are_registered_and_run_at_quick_scale():
     names = experiments()
     assert {"signal_noise_snr_sweep", "signal_noise_optimizer"} <= set(names)
-    sweep = snr_sweep("quick")
+    sweep = signal_noise_snr_sweep("quick")
     assert sweep.single.accuracy.shape == sweep.multi.accuracy.shape == (2, 2, 7)
-    comparison = optimizer_comparison("quick")
+    comparison = signal_noise_optimizer("quick")
     assert comparison.accuracy.shape == (2, 2, 2, 2) and np.isfinite(comparison.noise).all()
     with pytest.raises(ValueError, match="scale must be one of"):
-        snr_sweep("huge")
+        signal_noise_snr_sweep("huge")
 
 
 def test_a_stored_summary_matches_the_run_it_came_from(tmp_path):
+    from mmtheory.neighbours import store_sweep_summary, sweep_summary
     from mmtheory.registry import run_experiment
-    from mmtheory.signal_noise import store_sweep_summary, sweep_summary
 
     result, paths = run_experiment("signal_noise_snr_sweep", scale="quick", out=tmp_path)
     stored = store_sweep_summary(paths["json"], tmp_path / "summary.json")

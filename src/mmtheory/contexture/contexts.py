@@ -1,0 +1,258 @@
+"""Contexts with closed forms or built from samples, and ways to combine contexts."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..checks import check_integer, check_probability
+from .operator import check_rho, validate_context
+
+
+def gaussian_context(rho: float, n: int = 161, span: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
+    r"""Gaussian noise :math:`A = \rho X + \sqrt{1-\rho^2}\,\varepsilon`, :math:`X \sim N(0,1)`, on a grid.
+
+    Returns the joint table on ``n`` grid points in :math:`[-\text{span}, \text{span}]` (both axes) and
+    the grid. By Mehler's formula the singular functions are :math:`\mathrm{He}_k/\sqrt{k!}` and
+    :math:`s_k = |\rho|^k`; the grid is a trapezoidal rule, which is exponentially accurate for these
+    smooth, fast-decaying integrands (with the defaults, :math:`s_k` agree with :math:`\rho^k` to
+    about 1e-13).
+    """
+    from ..sufficiency.joint import gaussian_joint
+
+    return gaussian_joint(n, check_rho(rho), span), np.linspace(-span, span, n)
+
+
+def hermite_functions(u, k: int) -> np.ndarray:
+    r"""The orthonormal probabilists' Hermite polynomials :math:`\mathrm{He}_j(u)/\sqrt{j!}`, ``j = 0..k``, as columns."""
+    k = check_integer(k, "k", 0)
+    u = np.asarray(u, dtype=float)
+    H = np.empty(u.shape + (k + 1,))
+    H[..., 0] = 1.0
+    if k >= 1:
+        H[..., 1] = u
+    for j in range(2, k + 1):
+        H[..., j] = u * H[..., j - 1] - (j - 1) * H[..., j - 2]
+    return H / np.sqrt([math.factorial(j) for j in range(k + 1)])
+
+
+def hypercube_points(n: int) -> np.ndarray:
+    """All ``2**n`` points of :math:`\\{-1, +1\\}^n` as rows (in binary order)."""
+    n = check_integer(n, "n", 1, 14)
+    bits = (np.arange(2**n)[:, None] >> np.arange(n - 1, -1, -1)) & 1
+    return 1.0 - 2.0 * bits
+
+
+def hypercube_context(n: int, p: float) -> np.ndarray:
+    r"""Masking on the hypercube: :math:`X` uniform on :math:`\{\pm 1\}^n`, each coordinate hidden with probability ``p``.
+
+    :math:`A \in \{-1, 0, +1\}^n` (0 = masked), in base-3 order with digit ``0, 1, 2`` for
+    ``-1, 0 (mask), +1``. The table is :math:`2^n \times 3^n`. The singular functions are the parities
+    :math:`\chi_S(x) = \prod_{i \in S} x_i` with :math:`s_S = (1-p)^{|S|/2}`.
+    """
+    n = check_integer(n, "n", 1, 9, note="the table has 2^n x 3^n entries")
+    p = check_probability(p, "p (the mask rate)", closed_high=False)
+    # one coordinate: rows x = +1, -1 (the order of hypercube_points); columns a = -1, mask, +1
+    single = np.array([[0.0, p, 1 - p], [1 - p, p, 0.0]])
+    cond = np.ones((1, 1))
+    for _ in range(n):
+        cond = np.einsum("xa,yb->xyab", cond, single).reshape(cond.shape[0] * 2, cond.shape[1] * 3)
+    return cond / 2**n
+
+
+def hypercube_spectrum(n: int, p: float) -> np.ndarray:
+    r"""The exact singular values :math:`(1-p)^{|S|/2}` over all :math:`S \subseteq \{1..n\}`, descending."""
+    n = check_integer(n, "n", 1, 14)
+    p = check_probability(p, "p (the mask rate)", closed_high=False)
+    sizes = np.concatenate([[k] * math.comb(n, k) for k in range(n + 1)])
+    return (1 - p) ** (sizes / 2)
+
+
+def parities(n: int, level: int) -> np.ndarray:
+    r"""The parities :math:`\chi_S` with :math:`|S| = ` ``level`` as columns, on :func:`hypercube_points` ``(n)``."""
+    from itertools import combinations
+
+    X = hypercube_points(n)
+    level = check_integer(level, "level", 0, n)
+    return np.stack([X[:, list(S)].prod(axis=1) for S in combinations(range(n), level)], axis=1)
+
+
+def ring_context(N: int, sigma: float, lazy: bool = False) -> np.ndarray:
+    r"""A random walk on the ring :math:`\mathbb Z_N`: :math:`P(a \mid x) \propto \exp(-\mathrm{dist}(x,a)^2 / 2\sigma^2)`.
+
+    :math:`X` is uniform and :math:`A = X` in law, so :math:`T` is a circulant matrix whose singular
+    functions are the Fourier modes (:func:`ring_spectrum`). ``lazy`` mixes in staying put,
+    :math:`(I + T)/2`, which makes :math:`T` positive semi-definite.
+    """
+    N = check_integer(N, "N", 3)
+    if not (isinstance(sigma, (int, float, np.floating)) and sigma > 0):
+        raise ValueError(f"sigma must be positive, got {sigma!r}")
+    w = ring_weights(N, sigma)
+    T = np.stack([np.roll(w, x) for x in range(N)])
+    if lazy:
+        T = 0.5 * (np.eye(N) + T)
+    return T / N
+
+
+def ring_weights(N: int, sigma: float) -> np.ndarray:
+    j = np.arange(N)
+    dist = np.minimum(j, N - j)
+    w = np.exp(-(dist**2) / (2 * sigma**2))
+    return w / w.sum()
+
+
+def ring_spectrum(N: int, sigma: float) -> np.ndarray:
+    r""":math:`s_k = |\sum_j w_j \cos(2\pi k j / N)|` for ``k = 0..N-1`` (each :math:`k` and :math:`N-k` are one pair), descending."""
+    N = check_integer(N, "N", 3)
+    w = ring_weights(N, float(sigma))
+    k = np.arange(N)
+    return np.sort(np.abs(np.cos(2 * np.pi * np.outer(k, np.arange(N)) / N) @ w))[::-1]
+
+
+def label_context(classes, eta: float, C: int | None = None, px=None) -> np.ndarray:
+    r"""Noisy labels: :math:`P(a \mid x) = (1-\eta)\,\mathbb 1\{a = c(x)\} + \eta / C`.
+
+    ``classes[x]`` is the class of item ``x`` (integers in ``0..C-1``), ``px`` the law of the items
+    (uniform if omitted). With balanced classes :math:`s_1 = \dots = s_{C-1} = 1-\eta` and every other
+    :math:`s_i = 0`; the :math:`\mu_i` span the centred class indicators.
+    """
+    classes = np.asarray(classes)
+    if classes.ndim != 1 or classes.size < 2 or not np.issubdtype(classes.dtype, np.integer):
+        raise ValueError("classes must be a 1-D integer array with at least two items")
+    C = int(classes.max()) + 1 if C is None else check_integer(C, "C", 2)
+    if classes.min() < 0 or classes.max() >= C:
+        raise ValueError(f"classes must lie in 0..{C - 1}")
+    eta = check_probability(eta, "eta (the label noise)", closed_high=False)
+    N = classes.size
+    px = np.full(N, 1.0 / N) if px is None else np.asarray(px, dtype=float)
+    cond = (1 - eta) * np.eye(C)[classes] + eta / C
+    return validate_context(px[:, None] * cond)
+
+
+def knn_context(points, K: int) -> np.ndarray:
+    r"""The :math:`K`-nearest-neighbour context on a sample: :math:`A` is one of the :math:`K` nearest other points.
+
+    :math:`X` is uniform over the ``n`` points and :math:`P(a \mid x) = 1/K` for the ``K`` nearest
+    (Euclidean, excluding ``x`` itself). A smaller ``K`` is a stronger association. Points that are
+    nobody's neighbour have no mass as values of :math:`A` and their columns are dropped, so the
+    table is ``n x m`` with ``m <= n`` (columns in the order of the points that remain).
+    """
+    points = _check_points(points)
+    n = points.shape[0]
+    K = check_integer(K, "K", 1, n - 1, note="the number of other points")
+    dist = np.sum((points[:, None, :] - points[None, :, :]) ** 2, axis=-1)
+    np.fill_diagonal(dist, np.inf)
+    nearest = np.argsort(dist, axis=1, kind="stable")[:, :K]
+    cond = np.zeros((n, n))
+    np.put_along_axis(cond, nearest, 1.0 / K, axis=1)
+    return cond[:, cond.sum(axis=0) > 0] / n
+
+
+def _check_points(points) -> np.ndarray:
+    points = np.asarray(points, dtype=float)
+    if points.ndim != 2 or points.shape[0] < 2 or not np.all(np.isfinite(points)):
+        raise ValueError(f"points must be a finite (n, dim) array with n >= 2, got shape {points.shape}")
+    return points
+
+
+def two_moons(n: int, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` points on two interleaved half circles with Gaussian jitter, and which moon each is on."""
+    n = check_integer(n, "n", 4)
+    rng = np.random.default_rng(seed)
+    label = np.arange(n) % 2
+    angle = rng.uniform(0, np.pi, n)
+    x = np.where(label == 0, np.cos(angle), 1 - np.cos(angle))
+    y = np.where(label == 0, np.sin(angle), 0.5 - np.sin(angle))
+    return np.stack([x, y], axis=1) + noise * rng.standard_normal((n, 2)), label
+
+
+def empirical_context(x, a, N: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    r"""The plug-in context of sampled pairs: :math:`\hat P(x, a) = \#\{j : (x_j, a_j) = (x, a)\} / n`.
+
+    ``x`` holds input indices in ``0..N-1`` and ``a`` context values (any integer labels). Returns the
+    ``N x m`` table over the ``m`` distinct observed context values (rows of unseen inputs are zero, so
+    drop them before :func:`context_svd`) and those values.
+    """
+    x, a = np.asarray(x), np.asarray(a)
+    shape_ok = x.ndim == 1 and x.shape == a.shape and x.size >= 1 and np.issubdtype(x.dtype, np.integer)
+    N = (int(x.max()) + 1 if shape_ok else 1) if N is None else check_integer(N, "N", 1)
+    if not shape_ok or x.min() < 0 or x.max() >= N:
+        raise ValueError(f"x and a must be 1-D integer arrays of one length >= 1, with x in [0, {N - 1}]")
+    values, column = np.unique(a, return_inverse=True)
+    counts = np.bincount(x * values.size + column.ravel(), minlength=N * values.size)
+    return counts.reshape(N, values.size) / x.size, values
+
+
+def mehler_kernel(u, v, rho: float) -> np.ndarray:
+    r"""The dual kernel of the Gaussian-noise context, :math:`k_X^+(u, v) = \sum_k \rho^{2k}\,\mathrm{He}_k(u)\mathrm{He}_k(v)/k!`.
+
+    In closed form (Mehler's formula at :math:`r = \rho^2`):
+    :math:`(1-r^2)^{-1/2}\exp\big(-\frac{r^2u^2 - 2ruv + r^2v^2}{2(1-r^2)}\big)`, for all pairs of ``u`` and ``v``.
+    """
+    r = check_rho(rho) ** 2
+    u, v = np.asarray(u, dtype=float)[:, None], np.asarray(v, dtype=float)[None, :]
+    return np.exp(-(r**2 * u**2 - 2 * r * u * v + r**2 * v**2) / (2 * (1 - r**2))) / np.sqrt(1 - r**2)
+
+
+def nystrom_contexture(kernel, sample, d: int):
+    r"""Estimate :math:`s_1^2..s_d^2` and :math:`\mu_1..\mu_d` from ``m`` draws of :math:`X` and the dual kernel.
+
+    The eigenpairs :math:`(\lambda, v)` of the Gram matrix :math:`K_{jl} = k_X^+(x_j, x_l)/m` estimate the
+    eigenpairs of :math:`TT^*` (its eigenvalues are :math:`s_i^2`); the Nyström extension
+    :math:`\hat\mu(x) = \sum_j k_X^+(x, x_j)\, v_j / (\sqrt m\,\lambda)` evaluates the estimated singular
+    functions anywhere (Zhai et al., 2025, App. D). ``kernel(a, b)`` returns the matrix of values for all
+    pairs. Returns the ``d`` estimated :math:`s_i^2` (the constant's eigenvalue, the largest, is removed)
+    and a function ``mu_hat(points) -> (n, d)``.
+    """
+    sample = np.asarray(sample, dtype=float)
+    m = sample.shape[0]
+    d = check_integer(d, "d", 1, m - 2, note="at most the sample size minus two")
+    values, vectors = np.linalg.eigh(kernel(sample, sample) / m)
+    values, vectors = values[::-1][1 : d + 1], vectors[:, ::-1][:, 1 : d + 1]
+
+    def mu_hat(points) -> np.ndarray:
+        return kernel(np.asarray(points, dtype=float), sample) @ vectors / (np.sqrt(m) * values)
+
+    return values, mu_hat
+
+
+def convolve(P, kernel) -> np.ndarray:
+    r"""Chain a second context after the first: draw :math:`a_1 \sim P(\cdot\mid x)`, then :math:`a_2 \sim` ``kernel[a_1]``.
+
+    ``kernel`` is a row-stochastic :math:`M_1 \times M_2` array. The operator is :math:`T_1 T_2`, so
+    every singular value can only shrink (:math:`s_i(T_1T_2) \le \min(s_i(T_1), s_i(T_2))`).
+    """
+    P = validate_context(P)
+    kernel = np.asarray(kernel, dtype=float)
+    if kernel.shape[0] != P.shape[1] or np.any(kernel < 0) or not np.allclose(kernel.sum(axis=1), 1):
+        raise ValueError(f"kernel must be a row-stochastic array with {P.shape[1]} rows")
+    return validate_context(P @ kernel, "the convolved context")
+
+
+def convex_mix(Ps, weights) -> np.ndarray:
+    r"""The mixture :math:`\sum_j w_j P_j^+` of contexts on the same :math:`X` and :math:`A`."""
+    Ps = [validate_context(P, f"Ps[{j}]") for j, P in enumerate(Ps)]
+    weights = np.asarray(weights, dtype=float)
+    if weights.shape != (len(Ps),) or np.any(weights < 0) or abs(weights.sum() - 1) > 1e-9:
+        raise ValueError(f"weights must be {len(Ps)} non-negative numbers summing to 1, got {weights}")
+    if len({P.shape for P in Ps}) != 1:
+        raise ValueError("the contexts must share X and A (equal shapes)")
+    return sum(w * P for w, P in zip(weights, Ps))
+
+
+def concatenate(P1, P2) -> np.ndarray:
+    r"""Both context variables at once, :math:`A = (A_1, A_2)`, independent given :math:`X`.
+
+    The two contexts must have the same law of :math:`X`. The result is :math:`N \times M_1 M_2`, less the
+    pairs that never occur together (their columns are dropped).
+    Because :math:`T_1 = T_{12} J` with :math:`J` an isometry (a function of :math:`a_1` read as a
+    function of :math:`(a_1, a_2)`), :math:`s_i(T_{12}) \ge \max(s_i(T_1), s_i(T_2))`.
+    """
+    P1, P2 = validate_context(P1, "P1"), validate_context(P2, "P2")
+    px = P1.sum(axis=1)
+    if P2.shape[0] != P1.shape[0] or not np.allclose(P2.sum(axis=1), px):
+        raise ValueError("P1 and P2 must have the same law of X (equal row sums)")
+    T1, T2 = P1 / px[:, None], P2 / px[:, None]
+    joint = (px[:, None, None] * T1[:, :, None] * T2[:, None, :]).reshape(P1.shape[0], -1)
+    return joint[:, joint.sum(axis=0) > 0]

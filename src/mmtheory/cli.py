@@ -38,8 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     from .registry import experiments, run_experiment
 
     if args.command == "list":
+        print(f"Every experiment runs at --scale {', '.join(SCALES)} (default ${SCALE_ENV}, else book).")
         for name, exp in experiments().items():
-            print(f"{name:24s} {exp.summary}")
+            print(f"{name:24s} {exp.part:12s} {exp.summary}")
         return 0
     try:
         _, paths = run_experiment(args.experiment, scale=args.scale, seed=args.seed, device=args.device, out=args.out)

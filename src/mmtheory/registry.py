@@ -30,6 +30,7 @@ class Experiment:
     run: Callable[..., Any]
     plot: Callable[[Any], Any]
     summary: str
+    part: str  # the subpackage that holds it: sufficiency, jghm, contexture, icl or neighbours
 
 
 _REGISTRY: dict[str, Experiment] = {}
@@ -43,7 +44,8 @@ def experiment(plot: Callable[[Any], Any]):
         if name in _REGISTRY and _REGISTRY[name].run is not run:
             raise ValueError(f"experiment name {name!r} is registered twice")
         summary = (run.__doc__ or "").strip().splitlines()[0] if run.__doc__ else ""
-        _REGISTRY[name] = Experiment(name=name, run=run, plot=plot, summary=summary)
+        part = run.__module__.split(".")[1]
+        _REGISTRY[name] = Experiment(name=name, run=run, plot=plot, summary=summary, part=part)
         return run
 
     return register

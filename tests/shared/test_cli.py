@@ -12,11 +12,15 @@ def run_cli(*args):
     return subprocess.run([sys.executable, "-m", "mmtheory", *args], capture_output=True, text=True)
 
 
-def test_list_names_every_registered_experiment():
+def test_list_names_every_registered_experiment_with_its_part_summary_and_the_scales():
     done = run_cli("list")
     assert done.returncode == 0
-    for name in experiments():
-        assert name in done.stdout
+    assert "quick, book, full" in done.stdout.splitlines()[0]
+    lines = {line.split()[0]: line for line in done.stdout.splitlines()[1:]}
+    assert set(lines) == set(experiments())
+    for name, exp in experiments().items():
+        assert exp.part in ("sufficiency", "jghm", "contexture", "icl", "neighbours")
+        assert exp.part in lines[name] and exp.summary and exp.summary in lines[name]
 
 
 def test_run_writes_json_and_figure(tmp_path, monkeypatch):

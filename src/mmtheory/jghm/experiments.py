@@ -89,6 +89,14 @@ def _checkpoint(protocol: Protocol, name: str, seed: int):
     return Path(os.environ.get(CHECKPOINT_ENV, "checkpoints")) / f"{name}-seed{seed}.pt"
 
 
+
+def _setting(scale: str | None, device, p_field: str):
+    """The protocol of ``scale``, the device, and the paper's tree at the protocol's flip probability ``p_field``."""
+    protocol, dev = PROTOCOLS[resolve_scale(scale)], get_device(device)
+    p = getattr(protocol, p_field)
+    return protocol, dev, p, JGHM.paper(p=p, depth=protocol.depth)
+
+
 @functools.lru_cache(maxsize=8)
 def clip_run(protocol: Protocol, arch: str, p: float, seed: int, device: torch.device):
     """Train one pair of encoders of architecture ``arch`` at flip probability ``p``; kept for the
@@ -145,9 +153,7 @@ class ProbeResult:
 @experiment(plot=plot_probes)
 def jghm_probe(scale: str | None = None, seed: int = 0, device=None) -> ProbeResult:
     """Linear probes for the BP messages in untrained, CLIP-trained and BP-guided encoders."""
-    protocol, dev = PROTOCOLS[resolve_scale(scale)], get_device(device)
-    p = protocol.probe_p
-    model = JGHM.paper(p=p, depth=protocol.depth)
+    protocol, dev, p, model = _setting(scale, device, "probe_p")
     leaves = model.sample(max(protocol.n_eval // 4, 100), seed=EVAL_SEED + 1, device=dev).image
     one_hot = torch.nn.functional.one_hot(leaves, model.n_symbols).double()
     leaf_only = probe_messages(lambda x, return_hidden: (None, [one_hot]), model.image, leaves)[0]
@@ -242,9 +248,7 @@ class DownstreamResult:
 @experiment(plot=plot_downstream)
 def jghm_downstream(scale: str | None = None, seed: int = 0, device=None) -> DownstreamResult:
     """Denoising and next-token prediction from a frozen CLIP embedding vs joint training, in and out of distribution."""
-    protocol, dev = PROTOCOLS[resolve_scale(scale)], get_device(device)
-    p = protocol.train_p
-    model = JGHM.paper(p=p, depth=protocol.depth)
+    protocol, dev, p, model = _setting(scale, device, "train_p")
     encoders = clip_run(protocol, "standard", p, seed, dev)
     net = dict(d=protocol.down_d, n_layers=protocol.down_layers, n_heads=4)
     runs, seconds = {}, {}

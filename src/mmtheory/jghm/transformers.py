@@ -74,6 +74,19 @@ def _check_floats(x, name: str, shape_tail: tuple[int, ...], n: int | None = Non
     return x
 
 
+
+def _condition_tokens(net: nn.Module, condition, n: int, dtype, embedding: str, modality: str, against: str):
+    """The conditioning tokens of a downstream network: a frozen CLIP embedding padded to width ``d`` as one
+    token ``(n, 1, d)``, or (joint training) the ``modality``'s raw leaves embedded by ``net.{modality}_token``."""
+    if net.condition == "embedding":
+        condition = _check_floats(condition, f"condition ({embedding})", (net.embed_dim,), n)
+        return F.pad(condition.to(dtype), (0, net.d - net.embed_dim))[:, None]
+    leaves = net.n_text if modality == "text" else net.n_image
+    condition = _check_symbols(condition, f"condition (the {modality} leaves)", leaves, net.n_symbols)
+    if condition.shape[0] != n:
+        raise ValueError(f"condition must have as many rows as {against} ({n}), got {condition.shape[0]}")
+    return getattr(net, f"{modality}_token")(condition)
+
 class Block(nn.Module):
     r"""A pre-LayerNorm transformer block:
     :math:`H \leftarrow H + \mathrm{MHA}(\mathrm{LN}(H))`, then :math:`H \leftarrow H + \mathrm{MLP}(\mathrm{LN}(H))`,
@@ -183,14 +196,7 @@ class DenoisingTransformer(nn.Module):
         n = z.shape[0]
         features = -0.5 * (self.values - z.to(self.values.dtype)[..., None]) ** 2  # (n, leaves, S)
         image = F.pad(features, (0, self.d - self.n_symbols))
-        if self.condition == "embedding":
-            condition = _check_floats(condition, "condition (a text embedding)", (self.embed_dim,), n)
-            text = F.pad(condition.to(image.dtype), (0, self.d - self.embed_dim))[:, None]  # (n, 1, d)
-        else:
-            condition = _check_symbols(condition, "condition (the text leaves)", self.n_text, self.n_symbols)
-            if condition.shape[0] != n:
-                raise ValueError(f"condition must have as many rows as z ({n}), got {condition.shape[0]}")
-            text = self.text_token(condition)  # (n, n_text, d)
+        text = _condition_tokens(self, condition, n, image.dtype, "a text embedding", "text", "z")
         x, hidden = self.stack(torch.cat([image, text], 1) + self.position)
         prediction = self.head(x[:, :self.n_leaves])[..., 0]  # (n, leaves)
         return (prediction, hidden) if return_hidden else prediction
@@ -239,14 +245,7 @@ class NextTokenTransformer(nn.Module):
         text = _check_symbols(text, "text", self.n_text, self.n_symbols)
         n = text.shape[0]
         tokens = self.text_token(text[:, :-1])  # (n, n_text - 1, d)
-        if self.condition == "embedding":
-            condition = _check_floats(condition, "condition (an image embedding)", (self.embed_dim,), n)
-            prefix = F.pad(condition.to(tokens.dtype), (0, self.d - self.embed_dim))[:, None]  # (n, 1, d)
-        else:
-            condition = _check_symbols(condition, "condition (the image leaves)", self.n_image, self.n_symbols)
-            if condition.shape[0] != n:
-                raise ValueError(f"condition must have as many rows as text ({n}), got {condition.shape[0]}")
-            prefix = self.image_token(condition)  # (n, n_image, d)
+        prefix = _condition_tokens(self, condition, n, tokens.dtype, "an image embedding", "image", "text")
         x, hidden = self.stack(torch.cat([prefix, tokens], 1) + self.position, self.mask)
         logits = self.head(x[:, self.n_prefix:])  # (n, n_text - 1, S)
         return (logits, hidden) if return_hidden else logits

@@ -10,26 +10,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from mmtheory.contexture import (
-    cca_r2,
-    context_svd,
-    draw_mask_rate_state,
-    estimated_contexture,
-    hypercube_context,
-    hypercube_spectrum,
-    hypercube_target,
-    knn_quality,
-    knn_spectrum,
-    mask_rate_sweep,
-    parities,
-    plot_knn_quality,
-    plot_mask_rate,
-    run_knn_quality,
-    run_mask_rate,
-    sample_masked_pairs,
-    tau_metric,
-    two_moons,
-)
+from mmtheory.contexture import (cca_r2, context_svd, draw_mask_rate_state, estimated_contexture,
+    hypercube_context, hypercube_spectrum, hypercube_target, knn_quality, knn_spectrum, mask_rate_sweep,
+    parities, plot_knn_quality, plot_mask_rate, run_knn_quality, run_mask_rate, sample_masked_pairs,
+    tau_metric, two_moons)
 from mmtheory.numerics import nested_ridge_predict, principal_cosines, ridge_predict
 from mmtheory.registry import experiments  # noqa: E402
 

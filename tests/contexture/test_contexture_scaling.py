@@ -9,22 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from mmtheory.contexture import (
-    GRID,
-    MLPEncoder,
-    alignment_r2,
-    check_rho,
-    contexture_width_sweep,
-    draw_alignment_state,
-    gaussian_contrastive_minimum,
-    hermite_functions,
-    optimal_features,
-    plot_width_sweep,
-    population_loss,
-    sample_context_pairs,
-    spectral_contrastive_batch_loss,
-    train_encoder,
-)
+from mmtheory.contexture import (GRID, MLPEncoder, alignment_r2, check_rho, contexture_width_sweep,
+    draw_alignment_state, gaussian_contrastive_minimum, hermite_functions, optimal_features,
+    plot_width_sweep, population_loss, sample_context_pairs, spectral_contrastive_batch_loss,
+    train_encoder)
 from mmtheory.io import to_jsonable
 from mmtheory.registry import get_experiment
 

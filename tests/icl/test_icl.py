@@ -7,20 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from mmtheory.icl import (
-    CrossAttentionStack,
-    LatentFactorModel,
-    alpha_star,
-    bayes_risk,
-    ca_excess,
-    excess_over_oracle,
-    gradient_descent_prediction,
-    lsa_optimum,
-    optimal_alpha,
-    optimal_alpha_beta,
-    rho_star,
-    sample_prompts,
-)
+from mmtheory.icl import (CrossAttentionStack, LatentFactorModel, alpha_star, bayes_risk, ca_excess,
+    excess_over_oracle, gradient_descent_prediction, lsa_optimum, optimal_alpha, optimal_alpha_beta,
+    rho_star, sample_prompts)
 
 MODEL = LatentFactorModel()  # d = 6 + 4, k = 4, spectrum in [0.5, 4]
 

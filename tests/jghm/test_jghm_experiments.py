@@ -5,22 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from mmtheory.jghm import (
-    EVAL_SEED,
-    JGHM,
-    PROTOCOLS,
-    bayes_curves,
-    bayes_risk,
-    bp_as_attention,
-    clip_run,
-    evaluate_clip,
-    guidance_targets,
-    jghm_clip,
-    jghm_downstream,
-    jghm_probe,
-    probe_messages,
-    prompt_curve,
-)
+from mmtheory.jghm import (EVAL_SEED, JGHM, PROTOCOLS, bayes_curves, bayes_risk, bp_as_attention, clip_run,
+    evaluate_clip, guidance_targets, jghm_clip, jghm_downstream, jghm_probe, probe_messages, prompt_curve)
 
 
 @pytest.mark.parametrize("model", [JGHM.paper(p=0.3), JGHM.paper(p=0.2, depth=3, branching=(2, 3, 2), n_symbols=4)])

@@ -4,14 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from mmtheory.jghm import (
-    JGHM,
-    bp,
-    denoising_mean_reference,
-    root_message_reference,
-    root_posterior_reference,
-    sample_reference,
-)
+from mmtheory.jghm import (JGHM, bp, denoising_mean_reference, root_message_reference,
+    root_posterior_reference, sample_reference)
 
 MODELS = {
     "paper": lambda: JGHM.paper(p=0.2),

@@ -6,24 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from mmtheory.jghm import (
-    JGHM,
-    DenoisingTransformer,
-    NextTokenTransformer,
-    Risk,
-    TrainConfig,
-    TreeEncoder,
-    evaluate_clip,
-    evaluate_denoiser,
-    evaluate_next_token,
-    evaluate_zero_shot,
-    guidance_penalty,
-    guidance_targets,
-    leaves_given_root,
-    train_clip,
-    train_denoiser,
-    train_next_token,
-)
+from mmtheory.jghm import (JGHM, DenoisingTransformer, NextTokenTransformer, Risk, TrainConfig,
+    TreeEncoder, evaluate_clip, evaluate_denoiser, evaluate_next_token, evaluate_zero_shot,
+    guidance_penalty, guidance_targets, leaves_given_root, train_clip, train_denoiser, train_next_token)
 from mmtheory.jghm import training as jghm_training
 
 S = 10

@@ -6,14 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from mmtheory.neighbours import (
-    PretrainConfig,
-    features,
-    noise_scale,
-    pretrain_encoders,
-    signal_noise_optimizer,
-    signal_noise_snr_sweep,
-)
+from mmtheory.neighbours import (PretrainConfig, features, noise_scale, pretrain_encoders,
+    signal_noise_optimizer, signal_noise_snr_sweep)
 from mmtheory.registry import experiments
 from mmtheory.sufficiency import info_nce_loss
 

@@ -11,25 +11,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from mmtheory.neighbours import (
-    PretrainedICL,
-    SingleIndexTasks,
-    design_rows,
-    draw_prompt_state,
-    fit_gamma,
-    learned_subspace,
-    link,
-    moment_matrix,
-    plot_sweep,
-    pretrain_icl,
-    prompt_only_prediction,
-    run_sweep,
-    sample_prompts,
-    single_index_dimension,
-    single_index_rank,
-    subspace_cosine,
-    top_eigenvector,
-)
+from mmtheory.neighbours import (PretrainedICL, SingleIndexTasks, design_rows, draw_prompt_state,
+    fit_gamma, learned_subspace, link, moment_matrix, plot_sweep, pretrain_icl, prompt_only_prediction,
+    run_sweep, sample_prompts, single_index_dimension, single_index_rank, subspace_cosine, top_eigenvector)
 from mmtheory.registry import experiments  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("quiet")  # conftest: no progress bars, figures closed

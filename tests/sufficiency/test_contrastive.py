@@ -4,17 +4,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mmtheory.sufficiency import (
-    align_to_pmi,
-    distance_to_pmi,
-    excess_risk_large_batch,
-    fit_score_table,
-    gaussian_joint,
-    info_nce_loss,
-    mutual_information,
-    pmi,
-    pmi_recovery,
-)
+from mmtheory.sufficiency import (align_to_pmi, distance_to_pmi, excess_risk_large_batch, fit_score_table,
+    gaussian_joint, info_nce_loss, mutual_information, pmi, pmi_recovery)
 
 
 def loss_by_loops(S):

@@ -2,21 +2,9 @@ import numpy as np
 import pytest
 
 from mmtheory.numerics import fit_inverse_m
-from mmtheory.sufficiency import (
-    bayes_label_posterior,
-    block_encoder,
-    cross_entropy_risk,
-    denoising_excess,
-    draw_prompts,
-    excess_risk_large_batch,
-    gaussian_joint,
-    label_channel,
-    next_token_excess,
-    pmi,
-    sufficiency_information,
-    zero_shot,
-    zero_shot_posterior,
-)
+from mmtheory.sufficiency import (bayes_label_posterior, block_encoder, cross_entropy_risk,
+    denoising_excess, draw_prompts, excess_risk_large_batch, gaussian_joint, label_channel,
+    next_token_excess, pmi, sufficiency_information, zero_shot, zero_shot_posterior)
 
 P = gaussian_joint(8, 0.7)
 CHANNEL = label_channel(block_encoder(8, 3))

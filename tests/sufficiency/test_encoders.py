@@ -3,22 +3,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mmtheory.sufficiency import (
-    block_encoder,
-    conditional,
-    encode,
-    excess_risk_large_batch,
-    factoring_score,
-    gaussian_joint,
-    mutual_information,
-    prefix_encoder,
-    suff_vs_excess,
-    sufficiency_contrastive,
-    sufficiency_information,
-    sufficiency_kl,
-    sufficiency_variational,
-    variational_objective,
-)
+from mmtheory.sufficiency import (block_encoder, conditional, encode, excess_risk_large_batch,
+    factoring_score, gaussian_joint, mutual_information, prefix_encoder, suff_vs_excess,
+    sufficiency_contrastive, sufficiency_information, sufficiency_kl, sufficiency_variational,
+    variational_objective)
 
 
 @st.composite

@@ -6,14 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from mmtheory.sufficiency import (
-    gaussian_joint,
-    marginals,
-    mutual_information,
-    pmi,
-    ratio_singular_values,
-    validate_joint,
-)
+from mmtheory.sufficiency import (gaussian_joint, marginals, mutual_information, pmi,
+    ratio_singular_values, validate_joint)
 
 joints = arrays(np.float64, st.tuples(st.integers(1, 5), st.integers(1, 5)),
                 elements=st.floats(0.01, 1.0)).map(lambda a: a / a.sum())

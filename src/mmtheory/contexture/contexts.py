@@ -25,7 +25,10 @@ def gaussian_context(rho: float, n: int = 161, span: float = 10.0) -> tuple[np.n
 
 
 def hermite_functions(u, k: int) -> np.ndarray:
-    r"""The orthonormal probabilists' Hermite polynomials :math:`\mathrm{He}_j(u)/\sqrt{j!}`, ``j = 0..k``, as columns."""
+    r"""The orthonormal probabilists' Hermite polynomials :math:`\mathrm{He}_j(u)/\sqrt{j!}`, ``j = 0..k``, as columns.
+
+    Implements {prf:ref}`prop-closed-forms`
+    """
     k = check_integer(k, "k", 0)
     u = np.asarray(u, dtype=float)
     H = np.empty(u.shape + (k + 1,))
@@ -62,7 +65,10 @@ def hypercube_context(n: int, p: float) -> np.ndarray:
 
 
 def hypercube_spectrum(n: int, p: float) -> np.ndarray:
-    r"""The exact singular values :math:`(1-p)^{|S|/2}` over all :math:`S \subseteq \{1..n\}`, descending."""
+    r"""The exact singular values :math:`(1-p)^{|S|/2}` over all :math:`S \subseteq \{1..n\}`, descending.
+
+    Implements {prf:ref}`prop-closed-forms`
+    """
     n = check_integer(n, "n", 1, 14)
     p = check_probability(p, "p (the mask rate)", closed_high=False)
     sizes = np.concatenate([[k] * math.comb(n, k) for k in range(n + 1)])
@@ -70,7 +76,10 @@ def hypercube_spectrum(n: int, p: float) -> np.ndarray:
 
 
 def parities(n: int, level: int) -> np.ndarray:
-    r"""The parities :math:`\chi_S` with :math:`|S| = ` ``level`` as columns, on :func:`hypercube_points` ``(n)``."""
+    r"""The parities :math:`\chi_S` with :math:`|S| = ` ``level`` as columns, on :func:`hypercube_points` ``(n)``.
+
+    Implements {prf:ref}`prop-closed-forms`
+    """
     from itertools import combinations
 
     X = hypercube_points(n)
@@ -103,7 +112,10 @@ def ring_weights(N: int, sigma: float) -> np.ndarray:
 
 
 def ring_spectrum(N: int, sigma: float) -> np.ndarray:
-    r""":math:`s_k = |\sum_j w_j \cos(2\pi k j / N)|` for ``k = 0..N-1`` (each :math:`k` and :math:`N-k` are one pair), descending."""
+    r""":math:`s_k = |\sum_j w_j \cos(2\pi k j / N)|` for ``k = 0..N-1`` (each :math:`k` and :math:`N-k` are one pair), descending.
+
+    Implements {prf:ref}`prop-closed-forms`
+    """
     N = check_integer(N, "N", 3)
     w = ring_weights(N, float(sigma))
     k = np.arange(N)

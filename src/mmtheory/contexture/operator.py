@@ -40,13 +40,18 @@ def validate_context(P, name: str = "P") -> np.ndarray:
 
 
 def expectation_operator(P) -> np.ndarray:
-    r"""The row-stochastic matrix :math:`T_{xa} = P^+(a \mid x)`, so that :math:`(Tg)(x) = \sum_a T_{xa} g(a)`."""
+    r"""The row-stochastic matrix :math:`T_{xa} = P^+(a \mid x)`, so that :math:`(Tg)(x) = \sum_a T_{xa} g(a)`.
+
+    Implements {prf:ref}`def-expectation-operator`
+    """
     P = validate_context(P)
     return P / P.sum(axis=1, keepdims=True)
 
 
 def dual_kernel(P) -> np.ndarray:
     r"""The dual kernel :math:`k_X^+(x, x') = \sum_a P^+(a\mid x) P^+(a \mid x') / P_A(a)` as an :math:`N\times N` array.
+
+    Implements {prf:ref}`def-expectation-operator`
 
     Its integral operator :math:`f \mapsto \sum_{x'} k_X^+(\cdot, x') f(x') p_{x'}` is :math:`TT^*`,
     with eigenvalues :math:`s_i^2`.
@@ -73,6 +78,8 @@ class ContextSVD:
 
 def context_svd(P) -> ContextSVD:
     r"""Singular values and functions of :math:`T` from the SVD of :math:`Q = D_X^{-1/2} P D_A^{-1/2}`.
+
+    Implements {prf:ref}`thm-duality`
 
     :math:`\mu_i = D_X^{-1/2} U_{:,i}` and :math:`\nu_i = D_A^{-1/2} V_{:,i}`; signs are fixed so that
     each :math:`\mu_i` has a positive weighted mean against the ramp ``1, 2, ..., N`` (ties broken by
@@ -156,7 +163,10 @@ def probe_error(Phi, f, px) -> float:
 
 
 def coefficients(f, svd: ContextSVD) -> np.ndarray:
-    r"""The coordinates :math:`u_i = \langle \tilde f, \mu_i \rangle_{P_X}` of the centred ``f``, for ``i = 1..N-1``."""
+    r"""The coordinates :math:`u_i = \langle \tilde f, \mu_i \rangle_{P_X}` of the centred ``f``, for ``i = 1..N-1``.
+
+    Implements {prf:ref}`def-compatibility`
+    """
     f = np.asarray(f, dtype=float)
     if f.shape != svd.px.shape:
         raise ValueError(f"f must be a function of x, an array of shape {svd.px.shape}, got {f.shape}")
@@ -165,6 +175,8 @@ def coefficients(f, svd: ContextSVD) -> np.ndarray:
 
 def compatibility(f, svd: ContextSVD) -> float:
     r"""The compatibility :math:`\rho(f, P^+) = \max_g \langle \tilde f, Tg\rangle / (\|\tilde f\|\,\|g\|)`.
+
+    Implements {prf:ref}`def-compatibility`
 
     In closed form :math:`\rho^2 = \sum_{i\ge1} s_i^2 u_i^2 / \sum_{i\ge1} u_i^2` (Zhai et al., 2025,
     Definition 13): the share of :math:`f`'s variance that the context can reproduce, weighted by
@@ -185,7 +197,10 @@ def _check_epsilon(epsilon, s: np.ndarray) -> float:
 
 
 def theorem16_range(s) -> tuple[float, float]:
-    r"""The range :math:`1 - s_1 \le \epsilon \le 1 - \sqrt{(s_1^2 + s_2^2)/2}` where Theorem 16 is stated."""
+    r"""The range :math:`1 - s_1 \le \epsilon \le 1 - \sqrt{(s_1^2 + s_2^2)/2}` where Theorem 16 is stated.
+
+    Implements {prf:ref}`thm-optimal-encoder`
+    """
     s = np.asarray(s, dtype=float)
     return float(1 - s[1]), float(1 - np.sqrt((s[1] ** 2 + s[2] ** 2) / 2))
 
@@ -197,6 +212,8 @@ def optimal_worst_case_error(s, d: int, epsilon: float) -> float:
 
     attained by the top-:math:`d` singular functions (and, in the theorem's range of :math:`\epsilon`,
     only by encoders with their span).
+
+    Implements {prf:ref}`thm-optimal-encoder`
     """
     s = np.asarray(s, dtype=float)
     d = _check_d(d, s)
@@ -208,6 +225,8 @@ def optimal_worst_case_error(s, d: int, epsilon: float) -> float:
 
 def worst_case_error(Phi, svd: ContextSVD, epsilon: float) -> tuple[float, np.ndarray]:
     r"""The worst-case probe error of encoder ``Phi`` (``N x d``) over :math:`\mathcal F_\epsilon`, and a worst task.
+
+    Implements {prf:ref}`thm-optimal-encoder`
 
     The problem is :math:`\max u^\top R u` over unit :math:`u` (the coordinates of a centred task in the
     basis :math:`\mu_1, \mu_2, \dots`) with :math:`u^\top (S^2 - (1-\epsilon)^2 I) u \ge 0`, where

@@ -65,13 +65,19 @@ class LatentFactorModel:
 
 def alpha_star(m_low: float, m_high: float) -> float:
     r"""The minimax step :math:`\alpha^* = 2/(2 + \underline m + \overline m)`, minimising
-    :math:`\max_{\lambda \in [\underline m, \overline m]} |1 - \alpha(1 + \lambda)|`."""
+    :math:`\max_{\lambda \in [\underline m, \overline m]} |1 - \alpha(1 + \lambda)|`.
+
+    Implements {prf:ref}`thm-alpha-star`
+    """
     _check_bounds(m_low, m_high)
     return 2.0 / (2.0 + m_low + m_high)
 
 
 def rho_star(m_low: float, m_high: float) -> float:
-    r"""The contraction factor at :math:`\alpha^*`: :math:`(\overline m - \underline m)/(2 + \underline m + \overline m)`."""
+    r"""The contraction factor at :math:`\alpha^*`: :math:`(\overline m - \underline m)/(2 + \underline m + \overline m)`.
+
+    Implements {prf:ref}`thm-alpha-star`
+    """
     _check_bounds(m_low, m_high)
     return (m_high - m_low) / (2.0 + m_low + m_high)
 
@@ -90,12 +96,17 @@ def _spectral_mean(f, m_low: float, m_high: float) -> float:
 
 
 def bayes_risk(model: LatentFactorModel) -> float:
-    r"""Mean oracle risk :math:`\mathbb E[\theta^\top (I + A^\top A)^{-1}\theta] + \sigma^2 = \mathbb E[1/(1+\lambda)] + \sigma^2`."""
+    r"""Mean oracle risk :math:`\mathbb E[\theta^\top (I + A^\top A)^{-1}\theta] + \sigma^2 = \mathbb E[1/(1+\lambda)] + \sigma^2`.
+
+    Implements {prf:ref}`prop-icl-oracle`
+    """
     return _spectral_mean(lambda lam: 1 / (1 + lam), model.m_low, model.m_high) + model.sigma**2
 
 
 def lsa_optimum(model: LatentFactorModel) -> tuple[float, float]:
     r"""The best isotropic LSA :math:`\Gamma = \gamma I` at :math:`L = \infty`: ``(gamma_star, excess)``.
+
+    Implements {prf:ref}`prop-lsa-floor`
 
     :math:`\gamma^* = \mathbb E\lambda / \mathbb E\lambda(1+\lambda)` and the excess
     :math:`\mathbb E\frac{\lambda}{1+\lambda} - (\mathbb E\lambda)^2 / \mathbb E\lambda(1+\lambda)`, which
@@ -110,6 +121,8 @@ def lsa_optimum(model: LatentFactorModel) -> tuple[float, float]:
 
 def ca_excess(alpha: float, T: int, model: LatentFactorModel) -> float:
     r"""Excess risk over the oracle of the :math:`T`-layer tied cross-attention stack at :math:`L = \infty`.
+
+    Implements {eq}`eq-ca-population`
 
     On an eigenvalue :math:`\mu = 1 + \lambda` of :math:`\Sigma` the stack applies
     :math:`g_T(\mu) = \mu^{-1}[1 - (1 - \alpha\mu)^T]` instead of :math:`1/\mu`, and the excess is
@@ -126,7 +139,10 @@ def _check_depth(T) -> int:
 
 def optimal_alpha(T: int, model: LatentFactorModel) -> float:
     r"""The minimiser :math:`\alpha_T` of the tied population loss (convex in :math:`\alpha`), which gradient
-    flow reaches from any start; :math:`\alpha_1` is the LSA optimum and :math:`\alpha_T \to \alpha^*`."""
+    flow reaches from any start; :math:`\alpha_1` is the LSA optimum and :math:`\alpha_T \to \alpha^*`.
+
+    Implements {prf:ref}`thm-alpha-star`
+    """
     T = _check_depth(T)
     upper = 2.0 / (1.0 + model.m_high)
     return golden_min(lambda a: math.log(max(ca_excess(a, T, model), 1e-300)), 0.0, upper)
@@ -160,7 +176,10 @@ def _stack_shape(T: int):
 
 def optimal_alpha_beta(T: int, model: LatentFactorModel) -> tuple[float, float]:
     r"""The minimiser :math:`(\alpha_T, \beta_T)` of the two-parameter population loss, with
-    :math:`\beta \in (-2/(1 + \overline m), 0)`."""
+    :math:`\beta \in (-2/(1 + \overline m), 0)`.
+
+    Implements {prf:ref}`thm-alpha-star`
+    """
     T = _check_depth(T)
     alpha, beta, _ = _best_scaled(_stack_shape(T), -2.0 / (1.0 + model.m_high), model)
     return alpha, beta

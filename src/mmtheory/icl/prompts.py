@@ -50,7 +50,10 @@ def _oracle(A: torch.Tensor, theta: torch.Tensor, sigma: float) -> tuple[torch.T
 
 
 def sample_prompts(model: LatentFactorModel, n: int, L: int, seed: int = 0, device=None) -> Prompts:
-    """``n`` independent tasks, each with a context of ``L`` points and one query, in float64."""
+    """``n`` independent tasks, each with a context of ``L`` points and one query, in float64.
+
+    Implements {eq}`eq-latent-factor`
+    """
     check_integer(n, "n", 1)
     if isinstance(L, bool) or not isinstance(L, int) or L <= model.d:
         raise ValueError(f"L (the context length) must be an integer > d = {model.d}, got {L!r}")
@@ -92,7 +95,10 @@ def context_moments(p: Prompts) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def gradient_descent_prediction(p: Prompts, step: float, T: int) -> torch.Tensor:
-    r"""Prediction after :math:`T` steps of gradient descent on :math:`\frac1{2L}\sum_i (y_i - v^\top x_i)^2` from 0."""
+    r"""Prediction after :math:`T` steps of gradient descent on :math:`\frac1{2L}\sum_i (y_i - v^\top x_i)^2` from 0.
+
+    Implements {prf:ref}`prop-ca-closed-form`
+    """
     T = _check_depth(T)
     Sigma, c = context_moments(p)
     v = torch.zeros_like(c)

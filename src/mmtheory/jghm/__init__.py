@@ -73,7 +73,6 @@ from .experiments import (  # noqa: F401
     jghm_clip,
     DownstreamResult,
     jghm_downstream,
-    TASK_LABELS,
     BayesCurves,
     BAYES_SCALES,
     bayes_curves,
@@ -84,6 +83,7 @@ from .experiments import (  # noqa: F401
     jghm_prompts,
 )
 from .figures import (  # noqa: F401
+    TASK_LABELS,
     draw_jghm_state,
     draw_attention_bp_state,
     plot_bayes_curves,
@@ -162,7 +162,6 @@ __all__ = [
     "jghm_clip",
     "DownstreamResult",
     "jghm_downstream",
-    "TASK_LABELS",
     "BayesCurves",
     "BAYES_SCALES",
     "bayes_curves",
@@ -171,6 +170,7 @@ __all__ = [
     "PROMPT_SCALES",
     "prompt_curve",
     "jghm_prompts",
+    "TASK_LABELS",
     "draw_jghm_state",
     "draw_attention_bp_state",
     "plot_bayes_curves",

@@ -109,7 +109,10 @@ class Upward:
 
 
 def upward(T, evidence: torch.Tensor) -> Upward:
-    """The upward pass from leaf log-evidence ``(n, n_leaves, S)`` to the root."""
+    """The upward pass from leaf log-evidence ``(n, n_leaves, S)`` to the root.
+
+    Implements {eq}`eq-bp-upward`
+    """
     Ts = _matrices(T, evidence.device)
     widths = [t.shape[0] for t in Ts]
     n_leaves, S = int(np.prod(widths)), Ts[0].shape[-1]
@@ -133,6 +136,8 @@ def _up_step(h: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
 def downward(T, up: Upward, root_outside: torch.Tensor) -> list[torch.Tensor]:
     """The downward pass: log-marginals :math:`\\beta` per depth (softmax them for posteriors).
 
+    Implements {eq}`eq-bp-downward`
+
     ``root_outside`` ``(n, S)`` is the root's evidence from outside its own tree: the log prior plus
     any message from the other tree. The pass carries these outside messages :math:`o_v` down,
     :math:`o_v(b) = \\log\\sum_a T(a, b)\\exp(o_u(a) + \\sum_{v' \\ne v} q_{v'}(a))`, and returns
@@ -155,7 +160,10 @@ def downward(T, up: Upward, root_outside: torch.Tensor) -> list[torch.Tensor]:
 def marginals(T, evidence: torch.Tensor, prior, root_message: torch.Tensor | None = None,
               leaves_only: bool = False) -> list[torch.Tensor]:
     """Posterior marginals ``(n, nodes, S)`` of every node of one tree, depth by depth, given its leaf
-    evidence and (optionally) the other tree's root message :math:`h_r^{\\rm other}` ``(n, S)``."""
+    evidence and (optionally) the other tree's root message :math:`h_r^{\\rm other}` ``(n, S)``.
+
+    Implements {eq}`eq-bp-root`, {eq}`eq-bp-downward`
+    """
     outside = torch.log(torch.as_tensor(prior, dtype=DTYPE, device=evidence.device)).expand(evidence.shape[0], -1)
     if root_message is not None:
         outside = outside + root_message
@@ -173,6 +181,8 @@ def _prior(model: JGHM, device) -> torch.Tensor:
 def root_message(model: JGHM, modality: str, leaves: torch.Tensor) -> torch.Tensor:
     """:math:`h_r` ``(n, S)`` of one tree with all its leaf symbols observed (max-normalised).
 
+    Implements {eq}`eq-bp-upward`
+
     The same as ``upward(T, symbol_evidence(leaves, S)).root``, faster: an observed leaf's message
     is read off the matrix, :math:`q_v(a) = \\log T(a, x_v)`, with no sum over symbols."""
     leaves = _check_leaves(leaves, model.n_symbols, model.n_leaves(modality))
@@ -187,14 +197,20 @@ def root_message(model: JGHM, modality: str, leaves: torch.Tensor) -> torch.Tens
 
 
 def root_posterior(model: JGHM, modality: str, leaves: torch.Tensor) -> torch.Tensor:
-    """:math:`\\pi(x_r \\mid \\text{leaves of one tree})` ``(n, S)``: the exact sufficient statistic."""
+    """:math:`\\pi(x_r \\mid \\text{leaves of one tree})` ``(n, S)``: the exact sufficient statistic.
+
+    Implements {eq}`eq-bp-root`, {prf:ref}`prop-jghm-root-sufficient`
+    """
     return torch.softmax(torch.log(_prior(model, leaves.device)) + root_message(model, modality, leaves), -1)
 
 
 def clip_score(model: JGHM, image: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
     """The pointwise mutual information :math:`S_\\star(x_{\\rm im}, x_{\\rm tx}) =
     \\log \\sum_a \\pi_{\\rm im}(a)\\pi_{\\rm tx}(a)/\\psi(a)` for every image against every text,
-    shape ``(n_image, n_text)``."""
+    shape ``(n_image, n_text)``.
+
+    Implements {prf:ref}`prop-jghm-root-sufficient`, {prf:ref}`prop-bayes-targets`
+    """
     prior = _prior(model, image.device)
     left = root_posterior(model, "image", image) / prior
     return torch.log(left @ root_posterior(model, "text", text).T)
@@ -223,7 +239,10 @@ def leaf_given_root(T, leaf: int = 0) -> np.ndarray:
 
 def label_posterior(model: JGHM, image: torch.Tensor, leaf: int = 0) -> torch.Tensor:
     """The zero-shot target :math:`p(x_{{\\rm tx},\\text{leaf}} \\mid x_{\\rm im})` ``(n, S)``: the label
-    is a text leaf (the first, by default), so it is the image root posterior pushed down the text path."""
+    is a text leaf (the first, by default), so it is the image root posterior pushed down the text path.
+
+    Implements {prf:ref}`prop-bayes-targets`
+    """
     path = torch.as_tensor(leaf_given_root(model.text, leaf), dtype=DTYPE, device=image.device)
     return root_posterior(model, "image", image) @ path
 
@@ -237,7 +256,10 @@ def denoising_mean(model: JGHM, z: torch.Tensor, text: torch.Tensor | None = Non
                    sigma: float = 1.0) -> torch.Tensor:
     """The conditional-denoising target :math:`\\mathbb E[x_{\\rm im} \\mid z, x_{\\rm tx}]` ``(n, n_im)``
     for :math:`z = x_{\\rm im} + \\sigma g` (leaf symbols read as the numbers 0..S-1); ``text=None``
-    conditions on :math:`z` alone."""
+    conditions on :math:`z` alone.
+
+    Implements {prf:ref}`prop-bayes-targets`
+    """
     S = model.n_symbols
     message = None if text is None else root_message(model, "text", text)
     leaves = marginals(model.image, gaussian_evidence(z, S, sigma), model.prior, message, leaves_only=True)[-1]
@@ -248,7 +270,10 @@ def next_token_posteriors(model: JGHM, text: torch.Tensor, image: torch.Tensor |
                           chunk: int = 128) -> torch.Tensor:
     """The next-token targets :math:`p(x_{{\\rm tx},j+1} \\mid x_{{\\rm tx},\\le j}, x_{\\rm im})` for
     j = 0 .. n_tx - 2, shape ``(n, n_tx - 1, S)``; every prefix is one batched BP run (``chunk``
-    samples at a time, ``n_tx - 1`` prefixes each). ``image=None`` drops the image."""
+    samples at a time, ``n_tx - 1`` prefixes each). ``image=None`` drops the image.
+
+    Implements {prf:ref}`prop-bayes-targets`
+    """
     S, n_tx = model.n_symbols, model.n_leaves("text")
     text = torch.as_tensor(text)
     if text.ndim != 2 or text.shape[1] != n_tx:

@@ -89,7 +89,6 @@ def _checkpoint(protocol: Protocol, name: str, seed: int):
     return Path(os.environ.get(CHECKPOINT_ENV, "checkpoints")) / f"{name}-seed{seed}.pt"
 
 
-
 def _setting(scale: str | None, device, p_field: str):
     """The protocol of ``scale``, the device, and the paper's tree at the protocol's flip probability ``p_field``."""
     protocol, dev = PROTOCOLS[resolve_scale(scale)], get_device(device)
@@ -170,8 +169,6 @@ def jghm_probe(scale: str | None = None, seed: int = 0, device=None) -> ProbeRes
                        bayes=(bayes.mean, bayes.se))
 
 
-
-
 # --- CLIP and zero-shot ---------------------------------------------------------------------------
 
 
@@ -227,8 +224,6 @@ def jghm_clip(scale: str | None = None, seed: int = 0, device=None) -> ClipResul
                       Ms=np.array(protocol.Ms), zsc_by_M=by_M, fit=fit_inverse_m(protocol.Ms, by_M[:, 0]))
 
 
-
-
 # --- downstream -----------------------------------------------------------------------------------
 
 
@@ -276,12 +271,6 @@ def jghm_downstream(scale: str | None = None, seed: int = 0, device=None) -> Dow
     risk = {task: {v: np.array(values) for v, values in by.items()} for task, by in risk.items()}
     return DownstreamResult(p=p, ood_ps=np.array(protocol.ood_ps), depth=protocol.depth, risk=risk,
                             seconds={f"{t}-{v}": s for (t, v), s in seconds.items()})
-
-
-
-
-TASK_LABELS = {"clip": "CLIP (K = 4)", "zsc": "zero-shot", "cdm": "denoising (sum over leaves)",
-               "vlm": "next token (per token)"}
 
 
 @dataclasses.dataclass

@@ -13,7 +13,10 @@ from .risks import TASKS
 from .transformers import bp_as_attention
 
 if TYPE_CHECKING:
-    from .experiments import TASK_LABELS, BayesCurves, ClipResult, DownstreamResult, ProbeResult, PromptCurve
+    from .experiments import BayesCurves, ClipResult, DownstreamResult, ProbeResult, PromptCurve
+
+TASK_LABELS = {"clip": "CLIP (K = 4)", "zsc": "zero-shot", "cdm": "denoising (sum over leaves)",
+               "vlm": "next token (per token)"}
 
 
 def draw_jghm_state(fig, p: float, seed: int = 0) -> None:

@@ -51,6 +51,8 @@ def transition_matrices(depth: int, branching, n_symbols: int, p: float, rng: np
     """One tree's matrices :math:`T_{d,c}`: shape ``(depth, branching, n_symbols, n_symbols)`` for an
     integer ``branching``, a tuple of ``(m_d, n_symbols, n_symbols)`` layers for one branching per layer.
 
+    Implements {eq}`eq-jghm-transition`
+
     Draws, layer by layer, one permutation and then ``m_d`` Gaussian matrices from ``rng`` (a legacy
     :class:`numpy.random.RandomState`, the order of the official generator). ``p`` is in [0, 1).
     """
@@ -129,6 +131,8 @@ def leaves_given_root(T) -> np.ndarray:
 def leaf_joint(text, image, prior=None) -> np.ndarray:
     r"""The exact joint law :math:`P(x_{\rm im}, x_{\rm tx}) = \sum_a \psi(a) P(x_{\rm im} \mid a) P(x_{\rm tx} \mid a)`.
 
+    Implements {eq}`eq-jghm-leaf-law`
+
     Rows are image leaf configurations, columns text ones. ``prior`` defaults to uniform.
     """
     S = check_tree(text)[0].shape[-1]
@@ -167,6 +171,8 @@ class TinyTree:
 @dataclasses.dataclass(frozen=True, eq=False)
 class JGHM:
     """A joint generative hierarchical model: a root prior and the matrices of the image and text trees.
+
+    Implements {eq}`eq-jghm-joint`
 
     ``image`` and ``text`` are sequences of ``(m_d, S, S)`` layers; the two trees may differ in depth
     and branching but share the symbol set. Build the paper's simulation model with :meth:`paper`.

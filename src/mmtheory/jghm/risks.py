@@ -143,7 +143,10 @@ def bayes_risk(model: JGHM, task: str, n: int = 2000, seed: int = 0, bp_model: J
 
 def zero_shot_logits(score_fn, image: torch.Tensor, prompts: torch.Tensor, log_prior) -> torch.Tensor:
     """Zero-shot logits :math:`\\log p(c) + \\log \\frac1M \\sum_m e^{S(x, y^{(c,m)})}` ``(n, C)`` for a
-    score function ``score_fn(image (n, k), text (r, k)) -> (n, r)`` and prompts ``(C, M, k)``."""
+    score function ``score_fn(image (n, k), text (r, k)) -> (n, r)`` and prompts ``(C, M, k)``.
+
+    Implements {eq}`eq-zsc-prompts`
+    """
     C, M = prompts.shape[:2]
     scores = score_fn(image, prompts.flatten(0, 1)).reshape(image.shape[0], C, M)
     return torch.as_tensor(log_prior, dtype=scores.dtype, device=scores.device) + torch.logsumexp(scores, -1) \

@@ -106,6 +106,8 @@ def metastable_parts(K: int, s: int, seed: int = 0, m: int = 2) -> tuple[np.ndar
 def metastable_kernel(K: int, s: int, eps: float, seed: int = 0, m: int = 2) -> tuple[np.ndarray, np.ndarray]:
     r"""The transition matrix :math:`P = (1-\varepsilon)B + \varepsilon S` (module docstring) and the labels.
 
+    Implements {eq}`eq-metastable-kernel`
+
     Returns ``(P, labels)``: ``P`` is ``(K*s, K*s)``, symmetric and doubly stochastic; ``labels[x]`` is
     the cluster of state ``x`` (:func:`cluster_labels`). ``B`` and ``S`` (:func:`metastable_parts`)
     depend only on ``(K, s, seed, m)``, so a sweep over ``eps`` with one seed moves along one segment
@@ -212,6 +214,8 @@ def cluster_alignment(vectors, labels, pi=None) -> float:
 
 def davis_kahan_bound(P, labels, pi=None) -> float:
     r"""An upper bound on :math:`\sin\theta_{\max}` between the top-:math:`K` eigenspace and the indicator span.
+
+    Implements {prf:ref}`prop-meta-davis-kahan`
 
     With :math:`U_0` an orthonormal basis of the cluster indicators in :math:`L^2(\pi)`,
     :math:`M = U_0^* P U_0` (the :func:`meta_chain` in that basis) and the residual

@@ -92,7 +92,10 @@ def evaluation_steps(steps: int, evaluations: int) -> np.ndarray:
 
 
 def noise_scale(snr, d: int):
-    """:math:`\\sigma = \\|\\mu\\| / (\\mathrm{SNR}\\sqrt d)` with :math:`\\|\\mu\\| = 1`; ``snr`` a number or a tensor of them."""
+    """:math:`\\sigma = \\|\\mu\\| / (\\mathrm{SNR}\\sqrt d)` with :math:`\\|\\mu\\| = 1`; ``snr`` a number or a tensor of them.
+
+    Implements {eq}`eq-signal-noise`
+    """
     d = check_integer(d, "d", 2)
     if not bool(torch.all(torch.isfinite(torch.as_tensor(snr))) and torch.all(torch.as_tensor(snr) > 0)):
         raise ValueError(f"snr must be positive and finite, got {snr!r}")
@@ -186,7 +189,10 @@ def _coefficients(W, xi) -> tuple[np.ndarray, np.ndarray]:
 
 def pretrain_encoders(snrs, seeds, paradigm: str, config: PretrainConfig = PretrainConfig(), device=None,
              desc: str | None = None) -> Trajectories:
-    """Train the modality-1 encoder by ``paradigm`` for every SNR in ``snrs`` and every seed, as one batch."""
+    """Train the modality-1 encoder by ``paradigm`` for every SNR in ``snrs`` and every seed, as one batch.
+
+    Implements {eq}`eq-signal-noise`
+    """
     if paradigm not in PARADIGMS:
         raise ValueError(f"paradigm must be one of {PARADIGMS}, got {paradigm!r}")
     snrs = _check_snrs(snrs)

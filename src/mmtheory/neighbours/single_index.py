@@ -59,7 +59,10 @@ PROMPT_DTYPE, DTYPE = torch.float32, torch.float64
 
 def link(z: torch.Tensor) -> torch.Tensor:
     r"""The link :math:`\sigma_*(z) = \mathrm{He}_2(z)/\sqrt2 = (z^2 - 1)/\sqrt2`: mean 0, variance 1 under
-    :math:`\mathcal N(0, 1)`."""
+    :math:`\mathcal N(0, 1)`.
+
+    Implements {eq}`eq-single-index`
+    """
     return (z * z - 1.0) / math.sqrt(2.0)
 
 
@@ -117,7 +120,10 @@ class Prompts:
 
 
 def sample_prompts(tasks: SingleIndexTasks, U: torch.Tensor, n: int, N: int, generator: torch.Generator) -> Prompts:
-    r"""``n`` prompts of ``N`` examples, each with its own :math:`\beta = Uc/\|c\|`, on ``U``'s device."""
+    r"""``n`` prompts of ``N`` examples, each with its own :math:`\beta = Uc/\|c\|`, on ``U``'s device.
+
+    Implements {eq}`eq-single-index`
+    """
     n = check_integer(n, "n", 1, note="the number of prompts")
     N = check_integer(N, "N", 1, note="the prompt length")
     if tuple(U.shape) != (tasks.d, tasks.r):
@@ -143,6 +149,8 @@ def _chunks(n: int, N: int, d: int, device: torch.device) -> list[int]:
 
 def moment_matrix(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     r""":math:`\hat M = \operatorname{mean}_j\, y_j (x_jx_j^\top - I)` over all examples (``x (..., d)``, ``y (...)``).
+
+    Implements {prf:ref}`prop-si-moment`
 
     For one index :math:`\beta` its expectation is :math:`\sqrt2\,\beta\beta^\top` (the link is
     :math:`\mathrm{He}_2/\sqrt2`); averaged over :math:`\beta` uniform on the unit sphere of :math:`S`, it is
@@ -193,6 +201,8 @@ def fit_gamma(phi_q: torch.Tensor, context: torch.Tensor, targets: torch.Tensor,
 @dataclasses.dataclass
 class PretrainedICL:
     r"""The pretrained learner, with first-layer weights :math:`W = G\hat U^\top` stored as their factors.
+
+    Implements {eq}`eq-pretrained-learner`
 
     ``subspace (d, r)`` is the learned basis :math:`\hat U`, ``G (m, r)`` holds the rows of :math:`W` in
     its coordinates (unit vectors), ``b (m,)`` the biases, ``gamma (m, m)`` the attention matrix.

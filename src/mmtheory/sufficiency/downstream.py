@@ -47,6 +47,8 @@ def bayes_label_posterior(P, channel) -> np.ndarray:
 def zero_shot_posterior(score, P, channel, prompts=None) -> np.ndarray:
     r"""The zero-shot label posterior :math:`\hat p(c \mid x) \propto p(c)\, \frac1M \sum_m e^{s(x, y_{c,m})}`.
 
+    Implements {eq}`eq-zero-shot`
+
     ``prompts`` is an integer array ``(n_classes, M)`` of text values, row ``c`` drawn from
     :math:`P(\cdot \mid c)`. With ``prompts=None`` the average is replaced by its expectation
     (:math:`M = \infty`): :math:`\hat p(c \mid x) \propto \sum_y P(y)\, p(c \mid y)\, e^{s(x,y)}`, the
@@ -90,6 +92,8 @@ def cross_entropy_risk(posterior, P, channel) -> float:
 def denoising_excess(P, x_values, encoder, sigma: float = 1.0, n_grid: int = 4001) -> tuple[float, float]:
     r"""Excess x0-prediction risk of conditioning on :math:`E(y)` instead of :math:`y`, and its bound.
 
+    Implements {prf:ref}`prop-denoising`
+
     The image is the real number ``x_values[x]``, observed as :math:`z = x + \sigma g`. The excess is
     :math:`\mathbb E\,(\mathbb E[x \mid z, y] - \mathbb E[x \mid z, E(y)])^2`, integrated over
     :math:`z` on a grid of ``n_grid`` points (trapezoid rule); the bound is :math:`2B^2\operatorname{Suff}(E)`
@@ -116,7 +120,10 @@ def denoising_excess(P, x_values, encoder, sigma: float = 1.0, n_grid: int = 400
 
 
 def next_token_excess(P, encoder) -> float:
-    """:math:`\\mathbb E[-\\log P(y \\mid E(x))] - \\mathbb E[-\\log P(y \\mid x)]`: the price of predicting the text from a code."""
+    """:math:`\\mathbb E[-\\log P(y \\mid E(x))] - \\mathbb E[-\\log P(y \\mid x)]`: the price of predicting the text from a code.
+
+    Implements {prf:ref}`prop-next-token`
+    """
     P = validate_joint(P)
     enc = validate_encoder(encoder, P.shape[0])
     return (entropy(encode(P, enc)) - entropy(encode(P, enc).sum(axis=1))) - (entropy(P) - entropy(P.sum(axis=1)))

@@ -54,14 +54,20 @@ def encode_both(P, image_encoder, text_encoder) -> np.ndarray:
 
 
 def sufficiency_kl(P, encoder, axis: int = 0) -> float:
-    """:math:`\\mathbb E_X \\mathrm{KL}(P(Y \\mid X) \\| P(Y \\mid E(X)))`: the conditional-KL form."""
+    """:math:`\\mathbb E_X \\mathrm{KL}(P(Y \\mid X) \\| P(Y \\mid E(X)))`: the conditional-KL form.
+
+    Implements {prf:ref}`def-suff`
+    """
     P_rows, enc = _oriented(P, encoder, axis)
     given_code = conditional(encode(P_rows, enc))[enc]  # row x holds P(y | E(x))
     return conditional_kl(P_rows, given_code)
 
 
 def sufficiency_information(P, encoder, axis: int = 0) -> float:
-    """:math:`I(X; Y) - I(E(X); Y)`: the information-loss form."""
+    """:math:`I(X; Y) - I(E(X); Y)`: the information-loss form.
+
+    Implements {prf:ref}`prop-four-forms`
+    """
     P_rows, enc = _oriented(P, encoder, axis)
     return mutual_information(P_rows) - mutual_information(encode(P_rows, enc))
 
@@ -81,13 +87,18 @@ def variational_objective(P, encoder, Q, axis: int = 0) -> float:
 
 
 def sufficiency_variational(P, encoder, axis: int = 0) -> float:
-    """The variational form at its minimiser :math:`Q = P(Y \\mid E)`."""
+    """The variational form at its minimiser :math:`Q = P(Y \\mid E)`.
+
+    Implements {prf:ref}`prop-four-forms`
+    """
     P_rows, enc = _oriented(P, encoder, axis)
     return variational_objective(P_rows, enc, conditional(encode(P_rows, enc)))
 
 
 def factoring_score(P, encoder, axis: int = 0) -> np.ndarray:
     """The best score that sees the encoded side only through its code: :math:`\\log P(y \\mid E(x)) / P(y)`.
+
+    Implements {prf:ref}`prop-four-forms`
 
     Returned on the full grid (rows x, columns y, whichever side is encoded); ``-inf`` where
     :math:`P(y \\mid E(x)) = 0`.
@@ -98,7 +109,10 @@ def factoring_score(P, encoder, axis: int = 0) -> np.ndarray:
 
 
 def sufficiency_contrastive(P, encoder, axis: int = 0) -> float:
-    """The contrastive form: the one-direction large-batch excess risk of :func:`factoring_score`."""
+    """The contrastive form: the one-direction large-batch excess risk of :func:`factoring_score`.
+
+    Implements {prf:ref}`prop-four-forms`
+    """
     P = validate_joint(P)
     score = factoring_score(P, encoder, axis)
     return excess_risk_large_batch(score, P, direction="x_to_y" if axis == 0 else "y_to_x")

@@ -47,6 +47,8 @@ def marginals(P) -> tuple[np.ndarray, np.ndarray]:
 def pmi(P) -> np.ndarray:
     """The pointwise mutual information matrix; ``-inf`` where :math:`P(x, y) = 0 < P(x)P(y)`.
 
+    Implements {eq}`eq-pmi`
+
     Rows or columns with zero marginal mass have undefined PMI and are returned as ``nan``.
     """
     P = validate_joint(P)
@@ -65,6 +67,8 @@ def mutual_information(P) -> float:
 
 def gaussian_joint(n: int, rho: float, span: float = 2.0) -> np.ndarray:
     r"""A bivariate normal with correlation :math:`\rho`, restricted to an :math:`n \times n` grid.
+
+    Implements {eq}`eq-gaussian-joint`
 
     The grid is :math:`u_i = -\text{span} + 2\,\text{span}\, i/(n-1)` on both axes and
 

@@ -15,7 +15,8 @@ from these, never from the modules behind them):
 
 Shared rooms: :mod:`mmtheory.numerics` (small solvers and statistics), :mod:`mmtheory.checks` (argument
 checks), :mod:`mmtheory.viz` (figure style and kernel-free widgets), :mod:`mmtheory.runtime` (device,
-seeding, scale, progress), :mod:`mmtheory.io` (atomic writes, checkpoints), :mod:`mmtheory.registry` and
+seeding, scale, progress), :mod:`mmtheory.train` (the one training loop every trainer calls),
+:mod:`mmtheory.io` (atomic writes, checkpoints), :mod:`mmtheory.registry` and
 :mod:`mmtheory.cli` (the experiments the command line runs: ``python -m mmtheory list``).
 The map of the package is in the README, section "Architecture".
 """

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from ..checks import check_integer
-from ..runtime import get_device, progress
+from ..runtime import get_device
+from ..train import Optimisation, train
 
 
 def _centre(F: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
@@ -44,6 +45,8 @@ def _average_encoder(P: torch.Tensor, Psi: torch.Tensor) -> tuple[torch.Tensor, 
 def spectral_contrastive_loss(Psi: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
     r""":math:`\mathbb E[-\langle\tilde\Psi(A),\tilde\Psi(A^+)\rangle + \tfrac12\langle\tilde\Psi(A),\tilde\Psi(A^-)\rangle^2]`.
 
+    Implements {prf:ref}`thm-objectives`
+
     :math:`A, A^+` are two draws from :math:`P^+(\cdot\mid x)`; :math:`A^-` an independent draw from
     :math:`P_A`. The first term is :math:`-\|T\tilde\Psi\|^2_{P_X}`, the second
     :math:`\tfrac12\|\mathrm{Cov}_{P_A}[\Psi]\|_F^2`.
@@ -55,7 +58,10 @@ def spectral_contrastive_loss(Psi: torch.Tensor, P: torch.Tensor) -> torch.Tenso
 
 
 def noncontrastive_loss(Psi: torch.Tensor, P: torch.Tensor, penalty: float) -> torch.Tensor:
-    r""":math:`-\mathbb E\langle\tilde\Psi(A),\tilde\Psi(A^+)\rangle + \lambda\,\|\mathrm{Cov}_{P_A}[\Psi] - I\|_F^2`."""
+    r""":math:`-\mathbb E\langle\tilde\Psi(A),\tilde\Psi(A^+)\rangle + \lambda\,\|\mathrm{Cov}_{P_A}[\Psi] - I\|_F^2`.
+
+    Implements {prf:ref}`thm-objectives`
+    """
     TPsi, px = _average_encoder(P, Psi)
     pa = P.sum(0)
     Psi = _centre(Psi, pa)
@@ -65,6 +71,8 @@ def noncontrastive_loss(Psi: torch.Tensor, P: torch.Tensor, penalty: float) -> t
 
 def balanced_mse_loss(Phi: torch.Tensor, W: torch.Tensor, b: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
     r"""Class-balanced regression onto one-hot :math:`A`: :math:`\mathbb E\sum_j (W\Phi(X) + b - e_A)_j^2 / P_A(j)`.
+
+    Implements {prf:ref}`thm-objectives`, {prf:ref}`prop-balanced-mse`
 
     Each output coordinate :math:`j` is weighted by :math:`1/P_A(j)`; the population minimiser
     over :math:`(\Phi, W, b)` learns the contexture (the chapter derives this reading of
@@ -89,6 +97,8 @@ def eigenmap_loss(Phi: torch.Tensor, P: torch.Tensor, penalty: float) -> torch.T
     r"""Laplacian eigenmaps on a graph context (``P`` symmetric, :math:`P(u,v) = w(u,v)/d_{\rm sum}`):
 
     :math:`\tfrac12 \mathbb E_{(u,v)\sim P}\|\Phi(u) - \Phi(v)\|^2 + \lambda\|\mathrm{Cov}_{P_X}[\Phi] - I\|_F^2`.
+
+    Implements {prf:ref}`thm-objectives`
     """
     px = P.sum(1)
     Phi = _centre(Phi, px)
@@ -107,19 +117,39 @@ def _top(s, d: int) -> np.ndarray:
 
 
 def contrastive_minimum(s, d: int) -> float:
+    r"""The minimum of :func:`spectral_contrastive_loss` over :math:`d`-dimensional tables,
+    :math:`-\tfrac12 \sum_{i \le d} s_i^4`.
+
+    Implements {prf:ref}`thm-objectives`
+    """
     return float(-0.5 * np.sum(_top(s, d) ** 4))
 
 
 def noncontrastive_minimum(s, d: int, penalty: float) -> float:
+    r"""The minimum of :func:`noncontrastive_loss` with penalty :math:`\lambda`,
+    :math:`-\sum_{i\le d} (s_i^2 + s_i^4 / 4\lambda)`.
+
+    Implements {prf:ref}`thm-objectives`
+    """
     top = _top(s, d)
     return float(-np.sum(top**2 + top**4 / (4 * penalty)))
 
 
 def balanced_mse_minimum(s, d: int, M: int) -> float:
+    r"""The minimum of :func:`balanced_mse_loss` (with a bias) for :math:`M` context values,
+    :math:`M - 1 - \sum_{i\le d} s_i^2`.
+
+    Implements {prf:ref}`thm-objectives`, {prf:ref}`prop-balanced-mse`
+    """
     return float(M - 1 - np.sum(_top(s, d) ** 2))
 
 
 def eigenmap_minimum(s, d: int, penalty: float) -> float:
+    r"""The minimum of :func:`eigenmap_loss` with penalty :math:`\lambda` on a PSD walk,
+    :math:`\sum_{i\le d} [(1-s_i) - (1-s_i)^2/4\lambda]`.
+
+    Implements {prf:ref}`thm-objectives`
+    """
     gap = 1 - _top(s, d)
     return float(np.sum(gap - gap**2 / (4 * penalty)))
 
@@ -145,16 +175,8 @@ def fit_table(loss, p, d: int, extra_shapes=(), steps: int = 3000, lr: float = 0
     Z = (0.1 * torch.randn(p.numel(), d, generator=gen, dtype=torch.float64)).to(dev).requires_grad_()
     extras = [(0.1 * torch.randn(*shape, generator=gen, dtype=torch.float64)).to(dev).requires_grad_()
               for shape in extra_shapes]
-    opt = torch.optim.Adam([Z, *extras], lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    curve = np.empty(steps)
-    for step in progress(range(steps), desc="fit table"):
-        opt.zero_grad()
-        value = loss(Z / p.sqrt()[:, None], *extras)
-        value.backward()
-        opt.step()
-        sched.step()
-        curve[step] = value.item()
+    curve = train([Z, *extras], lambda step: loss(Z / p.sqrt()[:, None], *extras), Optimisation(steps, lr),
+                  desc="fit table")
     with torch.no_grad():
         table = (Z / p.sqrt()[:, None]).cpu().numpy()
     return table, [e.detach().cpu().numpy() for e in extras], curve

@@ -50,7 +50,8 @@ import torch
 
 from ..checks import check_integer
 from ..numerics import principal_cosines
-from ..runtime import get_device, progress
+from ..runtime import get_device
+from ..train import Optimisation, train
 from .contexts import hermite_functions
 from .objectives import contrastive_minimum
 from .operator import check_rho
@@ -205,8 +206,7 @@ def train_encoder(width: int, depth: int, rho: float = 0.8, d: int = 4, steps: i
     for name, value, low in (("seed", seed, 0), ("steps", steps, 1), ("batch", batch, 2),
                              ("record_every", record_every, 1), ("test_points", test_points, d + 2)):
         check_integer(value, name, low)
-    if not (isinstance(lr, (int, float)) and lr > 0):
-        raise ValueError(f"lr (the learning rate) must be a positive number, got {lr!r}")
+    settings = Optimisation(steps, lr, cosine=False)
     dev = get_device(device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -217,18 +217,13 @@ def train_encoder(width: int, depth: int, rho: float = 0.8, d: int = 4, steps: i
 
     initial = population_loss(probe, rho)
     gen = torch.Generator(device=dev).manual_seed(seed)
-    opt = torch.optim.Adam(encoder.parameters(), lr=lr)
-    start, losses = time.perf_counter(), torch.zeros(steps, device=dev)
-    for step in progress(range(steps), desc=f"contrastive width {width} depth {depth}"):
-        loss = _pair_loss(encoder, *sample_context_pairs(batch, rho, gen))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses[step] = loss.detach()
+    start = time.perf_counter()
+    losses = train([encoder], lambda step: _pair_loss(encoder, *sample_context_pairs(batch, rho, gen)), settings,
+                   desc=f"contrastive width {width} depth {depth}", record_every=record_every)
     seconds = time.perf_counter() - start
     test = np.random.default_rng(TEST_SEED).standard_normal(test_points)
     on_test = _features(encoder, test)
-    starts, curve = np.arange(0, steps, record_every), losses.cpu().numpy()
+    starts, curve = np.arange(0, steps, record_every), losses.astype(np.float32)  # the float32 losses, exactly
     return EncoderFit(
         width=width, depth=depth, rho=rho, d=d, steps=steps, curve_steps=np.minimum(starts + record_every, steps),
         loss_curve=np.array([curve[s:s + record_every].mean() for s in starts]), initial_loss=initial,

@@ -8,13 +8,16 @@ import numpy as np
 import torch
 
 from ..checks import check_integer
-from ..runtime import get_device, progress
+from ..runtime import get_device
+from ..train import Optimisation, train
 from .closed_forms import LatentFactorModel, _check_depth
 from .prompts import Prompts, context_moments, excess_over_oracle, sample_prompts
 
 
 class CrossAttentionStack(torch.nn.Module):
     r"""The linearised cross-attention stack with covariate re-injection and a self-attention readout.
+
+    Implements {eq}`eq-ca-layer`
 
     ``mode="tied"``: one scalar, :math:`\beta = -\alpha`; ``"two"``: scalars :math:`\alpha, \beta`;
     ``"full"``: query, key and value maps :math:`W_Q, W_K, W_V \in \mathbb R^{d \times d}` shared across layers,
@@ -139,24 +142,21 @@ def train_in_context(module: torch.nn.Module, model: LatentFactorModel, L: int, 
     for name, value, low in (("steps", steps, 1), ("batch", batch, 1), ("eval_prompts", eval_prompts, 2),
                              ("record_every", record_every, 1)):
         check_integer(value, name, low)
+    settings = Optimisation(steps, lr)
     dev = get_device(device)
     module = module.to(dev)
     evaluation = sample_prompts(model, eval_prompts, L, seed=10**6 + seed, device=dev)
-    opt = torch.optim.Adam(module.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
     recorded, excess = [], []
-    for step in progress(range(steps + 1), desc="in-context training"):
-        if step % record_every == 0 or step == steps:
-            with torch.no_grad():
-                recorded.append(step)
-                excess.append(excess_over_oracle(module(evaluation), evaluation))
-        if step == steps:
-            break
+
+    def evaluate(step):
+        with torch.no_grad():
+            recorded.append(step)
+            excess.append(excess_over_oracle(module(evaluation), evaluation))
+
+    def loss(step):
         p = sample_prompts(model, batch, L, seed=seed * 10**5 + step, device=dev)
-        loss = ((module(p) - p.yq) ** 2).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        schedule.step()
+        return ((module(p) - p.yq) ** 2).mean()
+
+    train([module], loss, settings, desc="in-context training", record_every=record_every, callback=evaluate)
     params = {name: value.detach().cpu().numpy() for name, value in module.named_parameters()}
     return TrainResult(steps=np.array(recorded), excess=np.array(excess), parameters=params)

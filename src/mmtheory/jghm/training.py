@@ -31,8 +31,8 @@ import torch
 import torch.nn.functional as F
 
 from ..checks import check_integer
-from ..io import load_checkpoint, save_checkpoint
-from ..runtime import get_device, progress
+from ..runtime import get_device
+from ..train import Optimisation, train
 from . import bp
 from .model import JGHM
 from .risks import ClipBatch, clip_batch, clip_loss
@@ -93,15 +93,7 @@ class TrainConfig:
             raise ValueError(f"checkpoint must be a path or None, got {self.checkpoint!r}")
 
 
-# --- the generic loop -------------------------------------------------------------------------------
-
-
-def _identity(modules, config: TrainConfig, desc: str, key: str) -> dict:
-    """What a checkpoint must agree on to be resumed: the run, its protocol and its parameter shapes."""
-    fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
-              if f.name not in ("checkpoint", "checkpoint_every", "record_every")}
-    shapes = {f"{i}.{name}": tuple(p.shape) for i, m in enumerate(modules) for name, p in m.named_parameters()}
-    return {"desc": desc, "key": key, "config": fields, "parameters": shapes}
+# --- the loop: mmtheory.train, with a seeded data stream and checkpoint identity ---------------------
 
 
 def _fingerprint(model: JGHM, *extra) -> str:
@@ -120,71 +112,33 @@ def _fingerprint(model: JGHM, *extra) -> str:
 
 def _train(modules: list[torch.nn.Module], loss_fn, config: TrainConfig, device: torch.device,
            desc: str, key: str = "") -> tuple[np.ndarray, float]:
-    """Train ``modules`` in place; returns the per-step training losses (all ``config.steps`` of them,
-    resumed ones included) and the seconds this call trained.
+    """Train ``modules`` in place with :func:`mmtheory.train.train` (left in eval mode); returns the per-step
+    training losses (all ``config.steps`` of them, resumed ones included) and the seconds this call took.
 
     ``loss_fn(generator) -> (loss, penalty)`` draws a fresh batch from ``generator`` and returns the
     scalar loss and a penalty (``None`` for none); the step minimises ``loss + config.guidance * penalty``
     and records ``loss``. A checkpoint is resumed only by a run with the same ``desc``, ``key`` (a digest of
     whatever else the loss depends on: see :func:`_fingerprint`), protocol and parameter shapes.
     """
-    params = [p for m in modules for p in m.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.lr_max, betas=(0.9, 0.999), eps=1e-8,
-                                  weight_decay=config.weight_decay)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.steps, eta_min=config.lr_min)
     generator = torch.Generator(device=device).manual_seed(config.seed)
-    identity = _identity(modules, config, desc, key)
-    history: list[float] = []
-    start = 0
-    state = None if config.checkpoint is None else load_checkpoint(config.checkpoint)
-    if state is not None:
-        if state["identity"] != identity:
-            raise ValueError(f"checkpoint {str(config.checkpoint)!r} belongs to another run (other model, "
-                             "config or task): delete it or choose another path")
-        for module, saved in zip(modules, state["modules"]):
-            module.load_state_dict(saved)
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"])
-        history, start = list(state["history"]), state["step"]
 
-    pending: list[torch.Tensor] = []  # losses still on the device: one transfer per record_every steps
+    def step_loss(step):
+        loss, penalty = loss_fn(generator)
+        return loss if penalty is None else (loss + config.guidance * penalty, loss)
 
-    def flush(step: int):
-        if pending:
-            values = torch.stack(pending).double().cpu().tolist()
-            pending.clear()
-            if not np.all(np.isfinite(values)):
-                raise FloatingPointError(f"{desc}: the training loss is not finite by step {step}")
-            history.extend(values)
-
+    settings = Optimisation(config.steps, config.lr_max, config.lr_min, weight_decay=config.weight_decay,
+                            clip_norm=config.clip_norm)
+    protocol = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
+                if f.name not in ("checkpoint", "checkpoint_every", "record_every")}
     for module in modules:
         module.train()
     began = time.perf_counter()
-    bar = progress(range(start, config.steps), desc=desc, total=config.steps, initial=start)
-    for step in bar:
-        loss, penalty = loss_fn(generator)
-        objective = loss if penalty is None else loss + config.guidance * penalty
-        optimizer.zero_grad(set_to_none=True)
-        objective.backward()
-        torch.nn.utils.clip_grad_norm_(params, config.clip_norm)
-        optimizer.step()
-        schedule.step()
-        pending.append(loss.detach())
-        done = step + 1
-        if done % config.record_every == 0 or done == config.steps:
-            flush(done)
-            bar.set_postfix(loss=f"{history[-1]:.4f}", refresh=False)
-        if config.checkpoint is not None and (done % config.checkpoint_every == 0 or done == config.steps):
-            flush(done)
-            save_checkpoint(config.checkpoint, {
-                "identity": identity, "step": done, "history": history,
-                "modules": [m.state_dict() for m in modules], "optimizer": optimizer.state_dict(),
-                "scheduler": schedule.state_dict(), "generator": generator.get_state(),
-            })
+    history = train(modules, step_loss, settings, desc=desc, record_every=config.record_every, generator=generator,
+                    checkpoint=config.checkpoint, checkpoint_every=config.checkpoint_every,
+                    identity={"key": key, "config": protocol})
     for module in modules:
         module.eval()
-    return np.asarray(history), time.perf_counter() - began
+    return history, time.perf_counter() - began
 
 
 def _final(history: np.ndarray) -> float:

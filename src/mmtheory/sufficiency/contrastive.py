@@ -25,12 +25,15 @@ import torch.nn.functional as F
 
 from ..checks import check_integer
 from ..numerics import logsumexp
-from ..runtime import get_device, progress
+from ..runtime import get_device
+from ..train import Optimisation, train
 from .joint import pmi, validate_joint
 
 
 def info_nce_loss(scores: torch.Tensor) -> torch.Tensor:
     """Symmetric in-batch InfoNCE (both directions summed) of a ``(B, B)`` score matrix; positives on the diagonal.
+
+    Implements {eq}`eq-infonce`
 
     A stack ``(..., B, B)`` of independent score matrices gives one loss per matrix, of shape ``(...)``.
     """
@@ -70,6 +73,8 @@ def align_to_pmi(score, P) -> np.ndarray:
 def distance_to_pmi(score, P) -> float:
     r"""How far a score table is from PMI + const on the pairs the data shows.
 
+    Implements {eq}`eq-distance`
+
     .. math:: d(s) = \min_c \Big(\sum_{x,y} P(x,y)\,\big(s(x,y) - \operatorname{pmi}(x,y) - c\big)^2\Big)^{1/2}.
 
     The symmetric loss cannot see an additive constant, so neither does :math:`d`.
@@ -82,6 +87,8 @@ def distance_to_pmi(score, P) -> float:
 
 def excess_risk_large_batch(score, P, direction: str = "both") -> float:
     r"""Excess of the symmetric loss over its minimum as the batch grows, :math:`B \to \infty`.
+
+    Implements {prf:ref}`prop-large-batch`
 
     With :math:`Q_s(y \mid x) \propto P(y)\,e^{s(x,y)}` and :math:`Q_s(x \mid y) \propto P(x)\,e^{s(x,y)}`,
 
@@ -140,6 +147,8 @@ def _one_direction_exact(score: np.ndarray, P: np.ndarray, K: int) -> float:
 
 def clip_risk_exact(score, P, K: int, direction: str = "both", max_terms: int = 20_000_000) -> float:
     r"""The :math:`K`-sample contrastive risk of a score table, both directions summed, exactly.
+
+    Implements {eq}`eq-clip-risk-k`
 
     .. math::
 
@@ -274,8 +283,7 @@ def fit_score_table(
     for arg, value, low in (("steps", steps, 1), ("batch", batch, 2), ("record_every", record_every, 1),
                             ("eval_batches", eval_batches, 1)):
         check_integer(value, arg, low)
-    if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    settings = Optimisation(steps, lr)
     if convention not in ("in_batch", "iid"):
         raise ValueError(f"convention must be 'in_batch' or 'iid', got {convention!r}")
     if convention == "iid":
@@ -312,22 +320,16 @@ def fit_score_table(
         enc = validate_encoder(encoder, P.shape[0])
         codes, n_codes = torch.as_tensor(enc, device=dev), int(enc.max()) + 1
     free = torch.zeros((n_codes, P.shape[1]), dtype=torch.float32, device=dev, requires_grad=True)
-    opt = torch.optim.Adam([free], lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
     recorded_steps, distance, excess = [], [], []
-    for step in progress(range(steps + 1), desc="InfoNCE", total=steps + 1):
-        if step % record_every == 0 or step == steps:
-            recorded_steps.append(step)
-            current = free[codes].detach().cpu().numpy().astype(float)
-            distance.append(distance_to_pmi(current, P))
-            excess.append(excess_risk_large_batch(current, P))
-        if step == steps:
-            break
-        loss = batch_loss(free[codes])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
+
+    def evaluate(step):
+        recorded_steps.append(step)
+        current = free[codes].detach().cpu().numpy().astype(float)
+        distance.append(distance_to_pmi(current, P))
+        excess.append(excess_risk_large_batch(current, P))
+
+    train([free], lambda step: batch_loss(free[codes]), settings, desc="InfoNCE", record_every=record_every,
+          callback=evaluate)
     with torch.no_grad():
         mean_loss = np.mean([batch_loss(free[codes]).item() for _ in range(eval_batches)])
     return ScoreFit(

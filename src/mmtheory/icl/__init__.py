@@ -1,97 +1,25 @@
-"""Part IV: multi-modal in-context learning on a latent-factor model: closed forms, prompts and predictors, the attention modules and their training.
+"""Part IV: multi-modal in-context learning on a latent-factor model: closed forms, prompts and predictors, the
+attention modules and their training.
 
 Chapters and tests import from here; the modules behind these names may move."""
 
-from . import closed_forms, experiments, figures, modules, prompts  # noqa: F401
-from .closed_forms import (  # noqa: F401
-    LatentFactorModel,
-    alpha_star,
-    rho_star,
-    bayes_risk,
-    lsa_optimum,
-    ca_excess,
-    optimal_alpha,
-    optimal_alpha_beta,
-    VARIANTS,
-    best_variant_excess,
-)
-from .prompts import (  # noqa: F401
-    Prompts,
-    sample_tasks,
-    sample_prompts,
-    modality_oracle_risks,
-    context_moments,
-    gradient_descent_prediction,
-    excess_over_oracle,
-    ols_prediction,
-    ols_excess,
-)
-from .modules import (  # noqa: F401
-    CrossAttentionStack,
-    LinearSelfAttention,
-    SoftmaxTransformer,
-    TrainResult,
-    train_in_context,
-)
-from .experiments import (  # noqa: F401
-    DepthSweepResult,
-    icl_depth_sweep,
-    FiniteContextResult,
-    icl_finite_context,
-    BaselineResult,
-    SOFTMAX_SIZES,
-    icl_softmax_baseline,
-)
-from .figures import (  # noqa: F401
-    draw_lsa_state,
-    plot_depth_sweep,
-    draw_depth_state,
-    plot_finite_context,
-    draw_context_state,
-    plot_softmax_baseline,
-)
+# ruff: noqa: F401
+from . import closed_forms, experiments, figures, modules, prompts
+from .closed_forms import (LatentFactorModel, alpha_star, rho_star, bayes_risk, lsa_optimum, ca_excess,
+    optimal_alpha, optimal_alpha_beta, VARIANTS, best_variant_excess)
+from .prompts import (Prompts, sample_tasks, sample_prompts, modality_oracle_risks, context_moments,
+    gradient_descent_prediction, excess_over_oracle, ols_prediction, ols_excess)
+from .modules import (CrossAttentionStack, LinearSelfAttention, SoftmaxTransformer, TrainResult, train_in_context)
+from .experiments import (DepthSweepResult, icl_depth_sweep, FiniteContextResult, icl_finite_context,
+    BaselineResult, SOFTMAX_SIZES, icl_softmax_baseline)
+from .figures import (draw_lsa_state, plot_depth_sweep, draw_depth_state, plot_finite_context, draw_context_state,
+    plot_softmax_baseline)
 
-__all__ = [
-    "closed_forms",
-    "experiments",
-    "figures",
-    "modules",
-    "prompts",
-    "LatentFactorModel",
-    "alpha_star",
-    "rho_star",
-    "bayes_risk",
-    "lsa_optimum",
-    "ca_excess",
-    "optimal_alpha",
-    "optimal_alpha_beta",
-    "VARIANTS",
-    "best_variant_excess",
-    "Prompts",
-    "sample_tasks",
-    "sample_prompts",
-    "modality_oracle_risks",
-    "context_moments",
-    "gradient_descent_prediction",
-    "excess_over_oracle",
-    "ols_prediction",
-    "ols_excess",
-    "CrossAttentionStack",
-    "LinearSelfAttention",
-    "SoftmaxTransformer",
-    "TrainResult",
-    "train_in_context",
-    "DepthSweepResult",
-    "icl_depth_sweep",
-    "FiniteContextResult",
-    "icl_finite_context",
-    "BaselineResult",
-    "SOFTMAX_SIZES",
-    "icl_softmax_baseline",
-    "draw_lsa_state",
-    "plot_depth_sweep",
-    "draw_depth_state",
-    "plot_finite_context",
-    "draw_context_state",
-    "plot_softmax_baseline",
-]
+__all__ = ['closed_forms', 'experiments', 'figures', 'modules', 'prompts', 'LatentFactorModel', 'alpha_star',
+    'rho_star', 'bayes_risk', 'lsa_optimum', 'ca_excess', 'optimal_alpha', 'optimal_alpha_beta', 'VARIANTS',
+    'best_variant_excess', 'Prompts', 'sample_tasks', 'sample_prompts', 'modality_oracle_risks', 'context_moments',
+    'gradient_descent_prediction', 'excess_over_oracle', 'ols_prediction', 'ols_excess', 'CrossAttentionStack',
+    'LinearSelfAttention', 'SoftmaxTransformer', 'TrainResult', 'train_in_context', 'DepthSweepResult',
+    'icl_depth_sweep', 'FiniteContextResult', 'icl_finite_context', 'BaselineResult', 'SOFTMAX_SIZES',
+    'icl_softmax_baseline', 'draw_lsa_state', 'plot_depth_sweep', 'draw_depth_state', 'plot_finite_context',
+    'draw_context_state', 'plot_softmax_baseline']

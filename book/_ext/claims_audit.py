@@ -1,0 +1,141 @@
+"""Sphinx extension: the appendix "What the book checks", built from the records the claim checks write.
+
+Each chapter that states results checks them in hidden cells with :mod:`mmtheory.claims`; executed during
+the build, those checks write ``_build/claims/<chapter>.json``. This extension
+
+1. points the kernels at that folder (``MMTHEORY_CLAIMS_DIR``) before any notebook runs, drops the records of
+   chapters that no longer make claims, and clears the execution cache when a chapter that makes claims has
+   no record (so the records always come from the outputs the site shows);
+2. gives the directive ``claims-audit``, which the appendix uses: after every page has been read (and so
+   executed), it becomes one table per chapter, with each claim, its test, the measured values, the scale
+   and the outcome. The appendix is rebuilt on every build, so it cannot go stale.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from docutils import nodes
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+
+logger = logging.getLogger(__name__)
+
+BOOK = Path(__file__).resolve().parents[1]
+CLAIMS_ENV = "MMTHEORY_CLAIMS_DIR"
+MARK = "claims.begin("
+
+
+def claims_folder(app) -> Path:
+    return Path(app.outdir).parent / "claims"
+
+
+def chapters_with_claims() -> dict[str, Path]:
+    """The chapters (``part/name``) whose source starts claim checks, with their sources."""
+    return {str(p.relative_to(BOOK).with_suffix("")): p for p in sorted(BOOK.rglob("*.md"))
+            if "node_modules" not in p.parts and MARK in p.read_text(encoding="utf-8")}
+
+
+def record_path(folder: Path, chapter: str) -> Path:
+    return folder / (chapter.replace("/", "--") + ".json")
+
+
+class audit_placeholder(nodes.General, nodes.Element):
+    """Replaced by the tables once every page has been read."""
+
+
+class ClaimsAudit(SphinxDirective):
+    has_content = False
+
+    def run(self):
+        return [audit_placeholder()]
+
+
+def _builder_inited(app) -> None:
+    folder = claims_folder(app)
+    os.environ[CLAIMS_ENV] = str(folder)
+    wanted = chapters_with_claims()
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.json"):
+        if stale.stem.replace("--", "/") not in wanted:
+            stale.unlink()
+    missing = [c for c in wanted if not record_path(folder, c).exists()]
+    cache = Path(app.config.nb_execution_cache_path or Path(app.outdir).parent / ".jupyter_cache")
+    if missing and cache.exists():
+        logger.info(f"claims_audit: no claim records for {missing}; re-executing the chapters")
+        shutil.rmtree(cache)
+        app.mmtheory_claims_rerun = True
+
+
+def _env_get_outdated(app, env, added, changed, removed) -> list[str]:
+    if getattr(app, "mmtheory_claims_rerun", False):  # every notebook must be read (executed) again
+        return sorted(env.found_docs)
+    return [doc for doc in env.found_docs if _has_audit(env, doc)]
+
+
+def _has_audit(env, docname: str) -> bool:
+    path = Path(env.doc2path(docname))
+    return path.suffix == ".md" and "```{claims-audit}" in path.read_text(encoding="utf-8")
+
+
+def _cell(text: str) -> nodes.entry:
+    return nodes.entry("", nodes.paragraph(text=text))
+
+
+def _table(claims: list[dict]) -> nodes.table:
+    headers = ("claim", "test", "measured", "scale", "outcome")
+    group = nodes.tgroup(cols=len(headers))
+    for width in (40, 14, 30, 7, 9):
+        group += nodes.colspec(colwidth=width)
+    group += nodes.thead("", nodes.row("", *(_cell(h) for h in headers)))
+    body = nodes.tbody()
+    for c in claims:
+        measured = ", ".join(f"{k} = {_format(v)}" for k, v in c["measured"].items())
+        body += nodes.row("", *(_cell(t) for t in (c["claim"], c["rule"], measured, c["scale"], c["status"])))
+    group += body
+    return nodes.table("", group, classes=["claims-audit"])
+
+
+def _format(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_format(v) for v in value[:8]) + (", ..." if len(value) > 8 else "") + "]"
+    return str(value)
+
+
+def _doctree_resolved(app, doctree, docname) -> None:
+    placeholders = list(doctree.findall(audit_placeholder))
+    if not placeholders:
+        return
+    folder = claims_folder(app)
+    content = []
+    total = {"holds": 0, "skipped": 0}
+    for chapter in chapters_with_claims():
+        path = record_path(folder, chapter)
+        if not path.exists():
+            logger.warning(f"claims_audit: no claim records for {chapter} (was it executed?)")
+            continue
+        claims = json.loads(path.read_text())["claims"]
+        for c in claims:
+            total[c["status"]] = total.get(c["status"], 0) + 1
+        section = nodes.section(ids=[f"claims-{chapter.replace('/', '-')}"])
+        section += nodes.title(text=chapter)
+        section += _table(claims) if claims else nodes.paragraph(text="No claim checked at this scale.")
+        content.append(section)
+    summary = nodes.paragraph(text=f"{total['holds']} claims hold and {total['skipped']} were not tested at the "
+                                   f"scale of this build, in {len(content)} chapter{'' if len(content) == 1 else 's'}.")
+    for node in placeholders:
+        node.replace_self([summary, *content])
+
+
+def setup(app):
+    app.add_directive("claims-audit", ClaimsAudit)
+    app.add_node(audit_placeholder)
+    app.connect("builder-inited", _builder_inited)
+    app.connect("env-get-outdated", _env_get_outdated)
+    app.connect("doctree-resolved", _doctree_resolved)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

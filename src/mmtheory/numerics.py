@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 
-from .checks import check_positive
+from .checks import Positive, constrain
 
 
 def mean_se(values) -> tuple[np.ndarray, np.ndarray]:
@@ -18,6 +18,7 @@ def mean_se(values) -> tuple[np.ndarray, np.ndarray]:
     return values.mean(axis=-1), se
 
 
+@constrain(tol=Positive())
 def golden_min(f, low: float, high: float, tol: float = 1e-13) -> float:
     """Minimiser of a unimodal function on ``[low, high]`` by golden-section search."""
     ratio = (math.sqrt(5) - 1) / 2
@@ -82,7 +83,6 @@ def _ridge_moments(Phi, labelled, y, ridge) -> tuple[np.ndarray, ...]:
     """Checked inputs and the centred normal equations of the ridge probe on the labelled rows."""
     Phi = np.asarray(Phi, dtype=float)
     Phi = Phi.reshape(Phi.shape[0], -1)
-    ridge = check_positive(ridge, "ridge", allow_zero=True)
     labelled, y = np.asarray(labelled), np.asarray(y, dtype=float)
     if labelled.ndim != 1 or labelled.size < 2 or y.ndim not in (1, 2) or y.shape[0] != labelled.size:
         raise ValueError("labelled must be 1-D of length >= 2 and y have as many rows (one column per target), "
@@ -99,6 +99,7 @@ def _ridge_solve(gram: np.ndarray, rhs: np.ndarray, ridge: float) -> np.ndarray:
     return np.linalg.lstsq(gram, rhs, rcond=None)[0]
 
 
+@constrain(ridge=Positive(allow_zero=True))
 def ridge_predict(Phi, labelled, y, ridge: float = 1e-2) -> np.ndarray:
     r"""Predictions on every row of a ridge probe fitted on the rows ``labelled`` with labels ``y``.
 
@@ -110,6 +111,7 @@ def ridge_predict(Phi, labelled, y, ridge: float = 1e-2) -> np.ndarray:
     return centred @ _ridge_solve(gram, rhs, ridge) + y_mean
 
 
+@constrain(ridge=Positive(allow_zero=True))
 def nested_ridge_predict(Phi, labelled, y, ridge: float = 1e-2) -> np.ndarray:
     """:func:`ridge_predict` on the first ``d`` columns of ``Phi``, for every ``d``: an ``N x D`` array."""
     centred, y_mean, gram, rhs, ridge = _ridge_moments(Phi, labelled, y, ridge)

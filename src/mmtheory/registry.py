@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .checks import Device, Integer, Scale, constrain
 from .io import save_figure, write_json
 from .runtime import get_device, resolve_scale, seed_everything
 
@@ -35,14 +36,21 @@ class Experiment:
 
 _REGISTRY: dict[str, Experiment] = {}
 
+# What every experiment accepts (the runtime's own checks and messages); see :func:`experiment`.
+EXPERIMENT_CONSTRAINTS = {"scale": Scale(none_ok=True), "seed": Integer(0, 2**32 - 1), "device": Device()}
+
 
 def experiment(plot: Callable[[Any], Any]):
-    """Decorator: register ``run`` under its own name (the id the command line uses), with ``plot`` to draw its result."""
+    """Decorator: register ``run`` under its own name (the id the command line uses), with ``plot`` to draw its result.
+
+    The registered (and returned) function checks ``scale``, ``seed`` and ``device`` before it runs.
+    """
 
     def register(run: Callable[..., Any]) -> Callable[..., Any]:
         name = run.__name__
-        if name in _REGISTRY and _REGISTRY[name].run is not run:
+        if name in _REGISTRY and _REGISTRY[name].run.__wrapped__ is not run:
             raise ValueError(f"experiment name {name!r} is registered twice")
+        run = constrain(**EXPERIMENT_CONSTRAINTS)(run)
         summary = (run.__doc__ or "").strip().splitlines()[0] if run.__doc__ else ""
         part = run.__module__.split(".")[1]
         _REGISTRY[name] = Experiment(name=name, run=run, plot=plot, summary=summary, part=part)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 import numpy as np
 import torch
@@ -51,6 +51,21 @@ def resolve_scale(scale: str | None = None) -> str:
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
     return scale
+
+
+class ScaleSettings:
+    """Base of the frozen dataclasses that hold an experiment's (or a chapter's) settings, one instance per scale.
+
+    A subclass sets ``SCALES`` (scale -> instance) right after its definition; :meth:`for_scale` reads it, so
+    every experiment gets its settings the same way: ``WidthSweepSettings.for_scale(scale)``.
+    """
+
+    SCALES: ClassVar[dict]
+
+    @classmethod
+    def for_scale(cls, scale: str | None = None):
+        """The settings at ``scale`` (default: ``$MMTHEORY_SCALE``, else ``book``)."""
+        return cls.SCALES[resolve_scale(scale)]
 
 
 def get_device(device: str | torch.device | None = None) -> torch.device:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from .checks import check_integer, check_positive
+from .checks import Integer, check_integer, check_positive, constrain
 from .io import load_checkpoint, save_checkpoint
 from .runtime import progress
 
@@ -80,9 +80,6 @@ def _check(trained, loss, settings, desc, record_every, callback, generator, che
         raise ValueError(f"settings must be an Optimisation, got {type(settings).__name__}")
     if not isinstance(desc, str):
         raise ValueError(f"desc must be a string, got {desc!r}")
-    for name, value in (("record_every", record_every), ("checkpoint_every", checkpoint_every)):
-        if value is not None:
-            check_integer(value, name, 1)
     if callback is not None and not callable(callback):
         raise ValueError(f"callback must be a callable callback(step) or None, got {callback!r}")
     if generator is not None and not isinstance(generator, torch.Generator):
@@ -91,6 +88,7 @@ def _check(trained, loss, settings, desc, record_every, callback, generator, che
         raise ValueError(f"checkpoint must be a path or None, got {checkpoint!r}")
 
 
+@constrain(record_every=Integer(1, none_ok=True), checkpoint_every=Integer(1, none_ok=True))
 def train(trained: Sequence[torch.nn.Module | torch.Tensor], loss: Callable[[int], torch.Tensor],
           settings: Optimisation, *, desc: str = "training", record_every: int | None = None,
           callback: Callable[[int], None] | None = None, generator: torch.Generator | None = None,

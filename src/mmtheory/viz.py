@@ -26,7 +26,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .checks import check_integer
+from .checks import Integer, Positive, constrain
 
 # Colour-blind-safe qualitative palette (Okabe & Ito), used in this order.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
@@ -59,24 +59,21 @@ def use_style() -> None:
     matplotlib.rcParams.update(STYLE)
 
 
+@constrain(ncols=Integer(1), nrows=Integer(1), width=Positive(none_ok=True), height=Positive(none_ok=True))
 def new_figure(ncols: int = 1, nrows: int = 1, width: float | None = None, height: float | None = None):
     """A figure in the book's style with an ``nrows x ncols`` grid of axes; returns ``(fig, axes)``.
 
     The default size is 3.4 inches per column (at most 10) by 3.2 inches per row.
     """
-    for arg, value in (("ncols", ncols), ("nrows", nrows)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
     use_style()
     width = width if width is not None else min(10.0, 3.4 * ncols)
     height = height if height is not None else 3.2 * nrows
     return plt.subplots(nrows, ncols, figsize=(width, height), squeeze=True)
 
 
+@constrain(k=Integer(1))
 def sequential_colors(k: int, cmap: str = SEQUENTIAL) -> list:
     """``k`` colours evenly spaced along a sequential colour map (for a family of curves)."""
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
     return list(matplotlib.colormaps[cmap](np.linspace(0.05, 0.85, k)))
 
 
@@ -114,10 +111,10 @@ def _render_png(fig, draw: Callable, params: dict, dpi: int) -> bytes:
     return buf.getvalue()
 
 
+@constrain(dpi=Integer(20, 300))
 def render_states(draw: Callable, grid: Mapping[str, Sequence], figsize=(8.0, 3.2), dpi: int = 80) -> np.ndarray:
     """PNG bytes of every state of the grid, as an object array of shape ``(len(v) for v in grid.values())``."""
     grid = _check_sweep(draw, grid)
-    check_integer(dpi, "dpi", 20, 300)
     use_style()
     names = list(grid)
     shape = tuple(len(v) for v in grid.values())
@@ -132,6 +129,7 @@ def render_states(draw: Callable, grid: Mapping[str, Sequence], figsize=(8.0, 3.
     return states
 
 
+@constrain(dpi=Integer(20, 300), interval_ms=Integer(50))
 def widget_sweep(
     draw: Callable,
     grid: Mapping[str, Sequence],
@@ -158,7 +156,6 @@ def widget_sweep(
     """
     import ipywidgets as widgets
 
-    check_integer(interval_ms, "interval_ms", 50)
     states = render_states(draw, grid, figsize=figsize, dpi=dpi)
     names = list(grid)
     sliders = [
@@ -193,6 +190,7 @@ def widget_sweep(
 _REMOTE_LINK = re.compile(r"<link[^>]+href=\"https?://[^\"]*\"[^>]*>\s*", re.IGNORECASE)
 
 
+@constrain(dpi=Integer(20, 300), interval_ms=Integer(50))
 def sweep_animation(
     draw: Callable,
     name: str,
@@ -210,7 +208,6 @@ def sweep_animation(
     from matplotlib.animation import FuncAnimation
 
     grid = _check_sweep(draw, {name: values})
-    check_integer(interval_ms, "interval_ms", 50)
     use_style()
     values = grid[name]
     fig = plt.figure(figsize=figsize, dpi=dpi)

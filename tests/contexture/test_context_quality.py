@@ -177,9 +177,6 @@ def test_target_is_unit_variance_inside_the_span():
 
 
 @pytest.mark.parametrize("call, name", [
-    (lambda: sample_masked_pairs(4, 1.0, 10, np.random.default_rng(0)), "p (the mask rate)"),
-    (lambda: sample_masked_pairs(4, -0.1, 10, np.random.default_rng(0)), "p (the mask rate)"),
-    (lambda: sample_masked_pairs(4, 0.5, 0, np.random.default_rng(0)), "n_pre"),
     (lambda: estimated_contexture(3, np.array([0, 1]), np.array([0, 1]), 8), "d"),
     (lambda: estimated_contexture(3, np.array([0, 9]), np.array([0, 1]), 2), "x and a"),
     (lambda: run_mask_rate(ps=(0.0, 0.5)), "ps"),
@@ -192,7 +189,6 @@ def test_target_is_unit_variance_inside_the_span():
     (lambda: run_knn_quality(d_max=199), "d_max"),
     (lambda: run_knn_quality(d0=500), "d0"),
     (lambda: run_knn_quality(ridge=-1.0), "ridge"),
-    (lambda: mask_rate_sweep("huge"), "scale"),
 ])
 def test_bad_arguments_name_the_argument(call, name):
     # every message starts with the argument's name (escaped: "p (the mask rate)" has parentheses)

@@ -108,8 +108,6 @@ def test_bad_models_are_rejected(kwargs, message):
 def test_bad_depth_and_context_are_rejected():
     with pytest.raises(ValueError, match="L \\(the context length\\) must be an integer > d"):
         sample_prompts(MODEL, 4, MODEL.d)
-    with pytest.raises(ValueError, match="T \\(the depth\\) must be an integer >= 1"):
-        ca_excess(0.2, 0, MODEL)
     with pytest.raises(ValueError, match="mode must be"):
         CrossAttentionStack(10, 2, mode="softmax")
 

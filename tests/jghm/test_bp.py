@@ -133,7 +133,28 @@ def test_leaf_path_and_bad_input():
         bp.upward(model.image, torch.zeros(2, 11, 4))
     with pytest.raises(ValueError, match="leaves must be an integer tensor"):
         bp.symbol_evidence(torch.zeros(2, 12), 4)
-    with pytest.raises(ValueError, match="sigma must be > 0"):
-        bp.gaussian_evidence(torch.zeros(2, 12), 4, sigma=0.0)
     with pytest.raises(ValueError, match="modality must be"):
         bp.root_posterior(model, "audio", torch.zeros(2, 12, dtype=torch.long))
+
+
+def test_root_recovery_against_the_posteriors():
+    model = JGHM.paper(p=0.3, depth=2, branching=2, n_symbols=3, seed=42)
+    rows = bp.root_recovery(model, 500, seed=3)
+    assert rows.keys() == {"image", "text", "both"}
+    pairs = model.sample(500, seed=3, device="cpu")
+    S = model.n_symbols
+    likelihood = {m: leaves_given_root(model.tree(m)).T for m in ("image", "text")}  # (configs, S)
+    weights = S ** np.arange(model.n_leaves("image") - 1, -1, -1)
+    lik_im = likelihood["image"][pairs.image.numpy() @ weights]
+    lik_tx = likelihood["text"][pairs.text.numpy() @ weights]
+    for key, lik in (("image", lik_im), ("text", lik_tx), ("both", lik_im * lik_tx)):
+        q = lik * model.prior
+        q /= q.sum(1, keepdims=True)
+        accuracy = np.mean(q.argmax(1) == pairs.root.numpy())
+        with np.errstate(divide="ignore", invalid="ignore"):
+            entropy = -np.nansum(q * np.log(q), 1).mean()
+        assert rows[key][0] == pytest.approx(accuracy)
+        assert rows[key][1] == pytest.approx(entropy, abs=1e-9)
+    assert rows["both"][1] <= min(rows["image"][1], rows["text"][1]) + 1e-9  # on average, more evidence
+    with pytest.raises(ValueError):
+        bp.root_recovery(model, 0)

@@ -186,3 +186,17 @@ def test_bad_arguments_elsewhere_name_the_argument():
         ms.cluster_alignment(np.ones((5, 2)), labels)
     with pytest.raises(ValueError, match="^labels "):
         ms.meta_chain(P, labels[:-1])
+
+
+def test_plot_singular_thread_draws_the_hub_and_five_spokes(quiet):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from mmtheory.neighbours import plot_singular_thread
+
+    fig = plot_singular_thread()
+    [ax] = fig.axes
+    texts = [t.get_text() for t in ax.texts]
+    assert len(texts) == 6 and texts[-1].startswith("Part III: contexture")
+    assert len(ax.lines) == 5  # one spoke per neighbour
+    assert tuple(fig.get_size_inches()) == (9.6, 4.9)

@@ -48,8 +48,6 @@ def test_noise_drawn_at_noise_scale_has_the_stated_snr():
     for bad in (0.0, -0.1, float("inf")):
         with pytest.raises(ValueError, match="snr must be positive"):
             noise_scale(bad, d)
-    with pytest.raises(ValueError, match="d must be an integer"):
-        noise_scale(0.1, 1)
 
 
 def test_both_paradigms_start_from_the_same_data_and_weights():
@@ -116,7 +114,7 @@ def test_bad_configurations_are_refused(kwargs, match):
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(snrs=(0.1, -0.2)), "snrs must be positive"), (dict(snrs=()), "snrs must be positive"),
-    (dict(paradigm="both"), "paradigm must be one of"), (dict(seeds=[-1]), "seed must be"),
+    (dict(seeds=[-1]), "seed must be"),
 ])
 def test_bad_arguments_are_refused(kwargs, match):
     args = dict(snrs=(0.1,), seeds=[0], paradigm="single") | kwargs
@@ -131,8 +129,6 @@ def test_experiments_are_registered_and_run_at_quick_scale():
     assert sweep.single.accuracy.shape == sweep.multi.accuracy.shape == (2, 2, 7)
     comparison = signal_noise_optimizer("quick")
     assert comparison.accuracy.shape == (2, 2, 2, 2) and np.isfinite(comparison.noise).all()
-    with pytest.raises(ValueError, match="scale must be one of"):
-        signal_noise_snr_sweep("huge")
 
 
 def test_a_stored_summary_matches_the_run_it_came_from(tmp_path):

@@ -166,8 +166,6 @@ def test_pretrained_error_is_flat_in_d_while_the_prompt_only_error_grows():
     (lambda: pretrain_icl(SingleIndexTasks(8, 2), SingleIndexTasks(8, 2).subspace(), m=80), "m"),
     (lambda: sample_prompts(SingleIndexTasks(8, 2), SingleIndexTasks(8, 2).subspace(), 5, 0,
                             torch.Generator()), "N"),
-    (lambda: single_index_dimension("huge"), "scale"),
-    (lambda: run_sweep([(8, 2)], varied="m"), "varied"),
 ])
 def test_bad_arguments_raise_naming_the_argument(call, name):
     with pytest.raises(ValueError, match=rf"^{name}\b"):

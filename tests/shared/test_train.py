@@ -192,11 +192,9 @@ def w0():
     (lambda: train([w0()], None, Optimisation(2, 0.1)), "loss"),
     (lambda: train([w0()], lambda s: 0, {"steps": 2, "lr": 0.1}), "settings"),
     (lambda: train([w0()], lambda s: 0, Optimisation(2, 0.1), desc=3), "desc"),
-    (lambda: train([w0()], lambda s: 0, Optimisation(2, 0.1), record_every=0), "record_every"),
     (lambda: train([w0()], lambda s: 0, Optimisation(2, 0.1), callback=3), "callback"),
     (lambda: train([w0()], lambda s: 0, Optimisation(2, 0.1), generator=3), "generator"),
     (lambda: train([w0()], lambda s: 0, Optimisation(2, 0.1), checkpoint=3), "checkpoint"),
-    (lambda: train([w0()], lambda s: 0, Optimisation(2, 0.1), checkpoint_every=0), "checkpoint_every"),
 ])
 def test_bad_arguments_raise_a_value_error_naming_the_argument(make, name):
     with pytest.raises(ValueError, match=rf"^{name}\b"):

@@ -85,18 +85,8 @@ def test_bad_sweeps_are_rejected_naming_the_argument(draw, grid, message):
         viz.widget_sweep(draw, grid)
 
 
-@pytest.mark.parametrize("kwargs, message", [({"dpi": 5}, "dpi must be"), ({"interval_ms": 1}, "interval_ms must be")])
-def test_bad_widget_options_are_rejected(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        viz.widget_sweep(draw_line, {"slope": [1]}, **kwargs)
-
-
 def test_new_figure_applies_the_style_and_checks_its_arguments():
     fig, axes = viz.new_figure(ncols=2)
     assert len(axes) == 2 and matplotlib.rcParams["axes.spines.top"] is False
-    with pytest.raises(ValueError, match="ncols must be a positive integer"):
-        viz.new_figure(ncols=0)
     assert len(viz.sequential_colors(4)) == 4
-    with pytest.raises(ValueError, match="k must be a positive integer"):
-        viz.sequential_colors(0)
     np.testing.assert_allclose(fig.get_size_inches(), [6.8, 3.2])

@@ -78,11 +78,9 @@ def test_zero_shot_experiment_quick():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: draw_prompts(P, CHANNEL, 0, np.random.default_rng(0)), "M must be an integer >= 1"),
     (lambda: zero_shot_posterior(pmi(P), P, CHANNEL[:3]), "channel must have one row per text value"),
     (lambda: zero_shot_posterior(pmi(P), P, CHANNEL, np.zeros((2, 3), dtype=int)), "prompts must have shape"),
     (lambda: denoising_excess(P, np.zeros(3), np.arange(8)), "x_values must give one real value"),
-    (lambda: denoising_excess(P, np.zeros(8), np.arange(8), sigma=0), "sigma must be positive"),
     (lambda: fit_inverse_m([1], [0.3]), "at least two points"),
 ])
 def test_bad_downstream_arguments(call, message):

@@ -6,10 +6,13 @@ import math
 
 import numpy as np
 
-from ..checks import check_integer, check_probability
-from .operator import check_rho, validate_context
+from ..checks import Integer, Positive, Probability, Real, check_integer, constrain
+from ..numerics import principal_cosines
+from .operator import context_svd, validate_context
 
 
+@constrain(rho=Probability(closed_high=False, label="the correlation of the context"), n=Integer(2),
+           span=Real(0, closed="neither"))
 def gaussian_context(rho: float, n: int = 161, span: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
     r"""Gaussian noise :math:`A = \rho X + \sqrt{1-\rho^2}\,\varepsilon`, :math:`X \sim N(0,1)`, on a grid.
 
@@ -21,15 +24,15 @@ def gaussian_context(rho: float, n: int = 161, span: float = 10.0) -> tuple[np.n
     """
     from ..sufficiency.joint import gaussian_joint
 
-    return gaussian_joint(n, check_rho(rho), span), np.linspace(-span, span, n)
+    return gaussian_joint(n, float(rho), span), np.linspace(-span, span, n)
 
 
+@constrain(k=Integer(0))
 def hermite_functions(u, k: int) -> np.ndarray:
     r"""The orthonormal probabilists' Hermite polynomials :math:`\mathrm{He}_j(u)/\sqrt{j!}`, ``j = 0..k``, as columns.
 
     Implements {prf:ref}`prop-closed-forms`
     """
-    k = check_integer(k, "k", 0)
     u = np.asarray(u, dtype=float)
     H = np.empty(u.shape + (k + 1,))
     H[..., 0] = 1.0
@@ -40,13 +43,15 @@ def hermite_functions(u, k: int) -> np.ndarray:
     return H / np.sqrt([math.factorial(j) for j in range(k + 1)])
 
 
+@constrain(n=Integer(1, 14))
 def hypercube_points(n: int) -> np.ndarray:
     """All ``2**n`` points of :math:`\\{-1, +1\\}^n` as rows (in binary order)."""
-    n = check_integer(n, "n", 1, 14)
     bits = (np.arange(2**n)[:, None] >> np.arange(n - 1, -1, -1)) & 1
     return 1.0 - 2.0 * bits
 
 
+@constrain(n=Integer(1, 9, note="the table has 2^n x 3^n entries"),
+           p=Probability(closed_high=False, label="the mask rate"))
 def hypercube_context(n: int, p: float) -> np.ndarray:
     r"""Masking on the hypercube: :math:`X` uniform on :math:`\{\pm 1\}^n`, each coordinate hidden with probability ``p``.
 
@@ -54,8 +59,6 @@ def hypercube_context(n: int, p: float) -> np.ndarray:
     ``-1, 0 (mask), +1``. The table is :math:`2^n \times 3^n`. The singular functions are the parities
     :math:`\chi_S(x) = \prod_{i \in S} x_i` with :math:`s_S = (1-p)^{|S|/2}`.
     """
-    n = check_integer(n, "n", 1, 9, note="the table has 2^n x 3^n entries")
-    p = check_probability(p, "p (the mask rate)", closed_high=False)
     # one coordinate: rows x = +1, -1 (the order of hypercube_points); columns a = -1, mask, +1
     single = np.array([[0.0, p, 1 - p], [1 - p, p, 0.0]])
     cond = np.ones((1, 1))
@@ -64,17 +67,17 @@ def hypercube_context(n: int, p: float) -> np.ndarray:
     return cond / 2**n
 
 
+@constrain(n=Integer(1, 14), p=Probability(closed_high=False, label="the mask rate"))
 def hypercube_spectrum(n: int, p: float) -> np.ndarray:
     r"""The exact singular values :math:`(1-p)^{|S|/2}` over all :math:`S \subseteq \{1..n\}`, descending.
 
     Implements {prf:ref}`prop-closed-forms`
     """
-    n = check_integer(n, "n", 1, 14)
-    p = check_probability(p, "p (the mask rate)", closed_high=False)
     sizes = np.concatenate([[k] * math.comb(n, k) for k in range(n + 1)])
     return (1 - p) ** (sizes / 2)
 
 
+@constrain(n=Integer(1, 14), level=Integer(0))
 def parities(n: int, level: int) -> np.ndarray:
     r"""The parities :math:`\chi_S` with :math:`|S| = ` ``level`` as columns, on :func:`hypercube_points` ``(n)``.
 
@@ -87,6 +90,7 @@ def parities(n: int, level: int) -> np.ndarray:
     return np.stack([X[:, list(S)].prod(axis=1) for S in combinations(range(n), level)], axis=1)
 
 
+@constrain(N=Integer(3), sigma=Real(0, closed="neither"))
 def ring_context(N: int, sigma: float, lazy: bool = False) -> np.ndarray:
     r"""A random walk on the ring :math:`\mathbb Z_N`: :math:`P(a \mid x) \propto \exp(-\mathrm{dist}(x,a)^2 / 2\sigma^2)`.
 
@@ -94,9 +98,6 @@ def ring_context(N: int, sigma: float, lazy: bool = False) -> np.ndarray:
     functions are the Fourier modes (:func:`ring_spectrum`). ``lazy`` mixes in staying put,
     :math:`(I + T)/2`, which makes :math:`T` positive semi-definite.
     """
-    N = check_integer(N, "N", 3)
-    if not (isinstance(sigma, (int, float, np.floating)) and sigma > 0):
-        raise ValueError(f"sigma must be positive, got {sigma!r}")
     w = ring_weights(N, sigma)
     T = np.stack([np.roll(w, x) for x in range(N)])
     if lazy:
@@ -104,6 +105,7 @@ def ring_context(N: int, sigma: float, lazy: bool = False) -> np.ndarray:
     return T / N
 
 
+@constrain(N=Integer(1), sigma=Real(0, closed="neither"))
 def ring_weights(N: int, sigma: float) -> np.ndarray:
     j = np.arange(N)
     dist = np.minimum(j, N - j)
@@ -111,17 +113,18 @@ def ring_weights(N: int, sigma: float) -> np.ndarray:
     return w / w.sum()
 
 
+@constrain(N=Integer(3), sigma=Real(0, closed="neither"))
 def ring_spectrum(N: int, sigma: float) -> np.ndarray:
     r""":math:`s_k = |\sum_j w_j \cos(2\pi k j / N)|` for ``k = 0..N-1`` (each :math:`k` and :math:`N-k` are one pair), descending.
 
     Implements {prf:ref}`prop-closed-forms`
     """
-    N = check_integer(N, "N", 3)
     w = ring_weights(N, float(sigma))
     k = np.arange(N)
     return np.sort(np.abs(np.cos(2 * np.pi * np.outer(k, np.arange(N)) / N) @ w))[::-1]
 
 
+@constrain(eta=Probability(closed_high=False, label="the label noise"), C=Integer(2, none_ok=True))
 def label_context(classes, eta: float, C: int | None = None, px=None) -> np.ndarray:
     r"""Noisy labels: :math:`P(a \mid x) = (1-\eta)\,\mathbb 1\{a = c(x)\} + \eta / C`.
 
@@ -132,16 +135,16 @@ def label_context(classes, eta: float, C: int | None = None, px=None) -> np.ndar
     classes = np.asarray(classes)
     if classes.ndim != 1 or classes.size < 2 or not np.issubdtype(classes.dtype, np.integer):
         raise ValueError("classes must be a 1-D integer array with at least two items")
-    C = int(classes.max()) + 1 if C is None else check_integer(C, "C", 2)
+    C = int(classes.max()) + 1 if C is None else int(C)
     if classes.min() < 0 or classes.max() >= C:
         raise ValueError(f"classes must lie in 0..{C - 1}")
-    eta = check_probability(eta, "eta (the label noise)", closed_high=False)
     N = classes.size
     px = np.full(N, 1.0 / N) if px is None else np.asarray(px, dtype=float)
     cond = (1 - eta) * np.eye(C)[classes] + eta / C
     return validate_context(px[:, None] * cond)
 
 
+@constrain(K=Integer(1))
 def knn_context(points, K: int) -> np.ndarray:
     r"""The :math:`K`-nearest-neighbour context on a sample: :math:`A` is one of the :math:`K` nearest other points.
 
@@ -168,9 +171,9 @@ def _check_points(points) -> np.ndarray:
     return points
 
 
+@constrain(n=Integer(4), noise=Positive(allow_zero=True), seed=Integer(0))
 def two_moons(n: int, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``n`` points on two interleaved half circles with Gaussian jitter, and which moon each is on."""
-    n = check_integer(n, "n", 4)
     rng = np.random.default_rng(seed)
     label = np.arange(n) % 2
     angle = rng.uniform(0, np.pi, n)
@@ -179,6 +182,7 @@ def two_moons(n: int, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np
     return np.stack([x, y], axis=1) + noise * rng.standard_normal((n, 2)), label
 
 
+@constrain(N=Integer(1, none_ok=True))
 def empirical_context(x, a, N: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     r"""The plug-in context of sampled pairs: :math:`\hat P(x, a) = \#\{j : (x_j, a_j) = (x, a)\} / n`.
 
@@ -188,7 +192,7 @@ def empirical_context(x, a, N: int | None = None) -> tuple[np.ndarray, np.ndarra
     """
     x, a = np.asarray(x), np.asarray(a)
     shape_ok = x.ndim == 1 and x.shape == a.shape and x.size >= 1 and np.issubdtype(x.dtype, np.integer)
-    N = (int(x.max()) + 1 if shape_ok else 1) if N is None else check_integer(N, "N", 1)
+    N = (int(x.max()) + 1 if shape_ok else 1) if N is None else int(N)
     if not shape_ok or x.min() < 0 or x.max() >= N:
         raise ValueError(f"x and a must be 1-D integer arrays of one length >= 1, with x in [0, {N - 1}]")
     values, column = np.unique(a, return_inverse=True)
@@ -196,17 +200,19 @@ def empirical_context(x, a, N: int | None = None) -> tuple[np.ndarray, np.ndarra
     return counts.reshape(N, values.size) / x.size, values
 
 
+@constrain(rho=Probability(closed_high=False, label="the correlation of the context"))
 def mehler_kernel(u, v, rho: float) -> np.ndarray:
     r"""The dual kernel of the Gaussian-noise context, :math:`k_X^+(u, v) = \sum_k \rho^{2k}\,\mathrm{He}_k(u)\mathrm{He}_k(v)/k!`.
 
     In closed form (Mehler's formula at :math:`r = \rho^2`):
     :math:`(1-r^2)^{-1/2}\exp\big(-\frac{r^2u^2 - 2ruv + r^2v^2}{2(1-r^2)}\big)`, for all pairs of ``u`` and ``v``.
     """
-    r = check_rho(rho) ** 2
+    r = float(rho) ** 2
     u, v = np.asarray(u, dtype=float)[:, None], np.asarray(v, dtype=float)[None, :]
     return np.exp(-(r**2 * u**2 - 2 * r * u * v + r**2 * v**2) / (2 * (1 - r**2))) / np.sqrt(1 - r**2)
 
 
+@constrain(d=Integer(1))
 def nystrom_contexture(kernel, sample, d: int):
     r"""Estimate :math:`s_1^2..s_d^2` and :math:`\mu_1..\mu_d` from ``m`` draws of :math:`X` and the dual kernel.
 
@@ -268,3 +274,40 @@ def concatenate(P1, P2) -> np.ndarray:
     T1, T2 = P1 / px[:, None], P2 / px[:, None]
     joint = (px[:, None, None] * T1[:, :, None] * T2[:, None, :]).reshape(P1.shape[0], -1)
     return joint[:, joint.sum(axis=0) > 0]
+
+
+def closed_form_residuals() -> list[tuple[str, float, float, str]]:
+    r"""The four closed-form spectra against ``context_svd`` of their finite tables.
+
+    Implements {prf:ref}`prop-closed-forms`
+
+    Rows ``(context, max |s - formula|, min cosine, compared with)``: the largest gap between the computed
+    singular values and the formula, and the smallest cosine of the principal angles in :math:`L^2(P_X)`
+    between the leading computed singular functions and the closed-form ones. The contexts are Gaussian
+    noise at :math:`\rho = 0.6` (:math:`s_k = \rho^k`, the first ten; :math:`\mu_1..\mu_5` against
+    :math:`\mathrm{He}_1..\mathrm{He}_5`), the hypercube with :math:`n = 6, p = 0.3`
+    (:math:`s_S = (1-p)^{|S|/2}`; :math:`\mu_1..\mu_6` against the coordinates :math:`x_i`), the ring with
+    :math:`N = 40, \sigma = 2` (the Fourier formula; :math:`\mu_1, \mu_2` against the first cosine and
+    sine) and five balanced classes of eight inputs with :math:`\eta = 0.25` (:math:`s_1..s_4 = 1 - \eta`, then
+    zeros; :math:`\mu_1..\mu_4` against the class indicators).
+    """
+    rows = []
+    rho = 0.6
+    P, grid = gaussian_context(rho)
+    S = context_svd(P)
+    rows.append(("Gaussian, rho = 0.6", np.abs(S.s[:10] - rho ** np.arange(10)).max(),
+                 principal_cosines(S.mu[:, 1:6], hermite_functions(grid, 5)[:, 1:], S.px).min(), "He_1..He_5"))
+    n, p = 6, 0.3
+    S = context_svd(hypercube_context(n, p))
+    rows.append(("hypercube, n = 6, p = 0.3", np.abs(S.s - hypercube_spectrum(n, p)).max(),
+                 principal_cosines(S.mu[:, 1:n + 1], parities(n, 1), S.px).min(), "parities x_i"))
+    S = context_svd(ring_context(40, 2.0))
+    j = np.arange(40)
+    modes = np.stack([np.cos(2 * np.pi * j / 40), np.sin(2 * np.pi * j / 40)], axis=1)
+    rows.append(("ring, N = 40, sigma = 2", np.abs(S.s - ring_spectrum(40, 2.0)).max(),
+                 principal_cosines(S.mu[:, 1:3], modes).min(), "cos, sin"))
+    classes = np.repeat(np.arange(5), 8)
+    S = context_svd(label_context(classes, eta=0.25))
+    rows.append(("labels, C = 5, eta = 0.25", np.abs(S.s[1:] - np.r_[[0.75] * 4, [0.0] * 35]).max(),
+                 principal_cosines(S.mu[:, 1:5], np.eye(5)[classes]).min(), "class indicators"))
+    return rows

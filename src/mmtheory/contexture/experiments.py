@@ -9,7 +9,7 @@ import numpy as np
 
 from ..checks import check_integer, check_positive
 from ..registry import experiment
-from ..runtime import get_device, progress, resolve_scale
+from ..runtime import ScaleSettings, get_device, progress
 from .contexts import hypercube_context, hypercube_spectrum, two_moons
 from .figures import plot_knn_quality, plot_mask_rate, plot_width_sweep
 from .operator import cca_r2, context_svd, decay_rate, probe_error, tau_metric
@@ -47,31 +47,46 @@ class WidthSweepResult:
     device: str
 
 
-SWEEP_SIZES = {  # the short budgets take a larger step; full is the reference replication (Adam, lr 1e-3)
-    "quick": dict(widths=(8, 32), depths=(1,), seeds=1, steps=150, batch=256, lr=3e-3, test_points=5000),
-    "book": dict(widths=(4, 16, 64, 256), depths=(2,), seeds=1, steps=1200, batch=512, lr=3e-3, test_points=20_000),
-    "full": dict(widths=(16, 64, 256, 512, 1024, 2048), depths=(1, 2, 3, 4, 6), seeds=15, steps=3000, batch=1024,
-                 lr=1e-3, test_points=20_000),
+@dataclasses.dataclass(frozen=True)
+class WidthSweepSettings(ScaleSettings):
+    """The grid of :func:`contexture_width_sweep` (widths, depths, seeds) and each run's budget."""
+
+    widths: tuple[int, ...]
+    depths: tuple[int, ...]
+    seeds: int
+    steps: int
+    batch: int
+    lr: float
+    test_points: int
+
+
+SWEEP_SIZES = WidthSweepSettings.SCALES = {  # the short budgets take a larger step; full is the reference replication (Adam, lr 1e-3)
+    "quick": WidthSweepSettings(widths=(8, 32), depths=(1,), seeds=1, steps=150, batch=256, lr=3e-3,
+                                test_points=5000),
+    "book": WidthSweepSettings(widths=(4, 16, 64, 256), depths=(2,), seeds=1, steps=1200, batch=512, lr=3e-3,
+                               test_points=20_000),
+    "full": WidthSweepSettings(widths=(16, 64, 256, 512, 1024, 2048), depths=(1, 2, 3, 4, 6), seeds=15, steps=3000,
+                               batch=1024, lr=1e-3, test_points=20_000),
 }
 
 
 @experiment(plot=plot_width_sweep)
 def contexture_width_sweep(scale: str | None = None, seed: int = 0, device=None) -> WidthSweepResult:
     """Spectral contrastive encoders on a Gaussian context: alignment with the top-d Hermite functions against width."""
-    size = SWEEP_SIZES[resolve_scale(scale)]
+    size = WidthSweepSettings.for_scale(scale)
     rho, d, dev = 0.8, 4, get_device(device)
-    seeds = seed + np.arange(size["seeds"])
-    fits = [[[train_encoder(w, depth, rho, d, size["steps"], size["batch"], size["lr"], int(s), dev,
-                            test_points=size["test_points"]) for s in seeds] for w in size["widths"]]
-            for depth in size["depths"]]
+    seeds = seed + np.arange(size.seeds)
+    fits = [[[train_encoder(w, depth, rho, d, size.steps, size.batch, size.lr, int(s), dev,
+                            test_points=size.test_points) for s in seeds] for w in size.widths]
+            for depth in size.depths]
 
     def field(name: str) -> np.ndarray:
         return np.array([[[getattr(fit, name) for fit in row] for row in block] for block in fits])
 
     minimum = gaussian_contrastive_minimum(rho, d)
     return WidthSweepResult(
-        widths=np.array(size["widths"]), depths=np.array(size["depths"]), seeds=seeds, rho=rho, d=d,
-        steps=size["steps"], batch=size["batch"], lr=size["lr"], minimum=minimum, cca_r2=field("cca_r2"),
+        widths=np.array(size.widths), depths=np.array(size.depths), seeds=seeds, rho=rho, d=d,
+        steps=size.steps, batch=size.batch, lr=size.lr, minimum=minimum, cca_r2=field("cca_r2"),
         loss_gap=field("final_loss") - minimum, seconds=field("seconds"),
         grid=GRID.copy(), aligned_features=field("aligned_features")[:, :, 0], device=str(dev),
     )
@@ -157,19 +172,31 @@ def run_mask_rate(n: int = 6, ps=(0.05, 0.3, 0.6, 0.95), n_pres=(10_000,), level
     )
 
 
-_MASK_SCALES = {
-    "quick": dict(n=6, ps=(0.05, 0.3, 0.6, 0.95), n_pres=(10_000,), n_lab=48, seeds=2),
-    "book": dict(n=7, ps=(0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95),
-                 n_pres=(5_000, 20_000, 100_000), n_lab=64, seeds=8),
-    "full": dict(n=8, ps=(0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75,
-                          0.8, 0.85, 0.9, 0.95), n_pres=(10_000, 30_000, 100_000, 1_000_000), n_lab=96, seeds=24),
+@dataclasses.dataclass(frozen=True)
+class MaskRateSettings(ScaleSettings):
+    """The arguments of :func:`run_mask_rate` that :func:`mask_rate_sweep` sets per scale (the rest keep defaults)."""
+
+    n: int
+    ps: tuple[float, ...]
+    n_pres: tuple[int, ...]
+    n_lab: int
+    seeds: int
+
+
+MaskRateSettings.SCALES = {
+    "quick": MaskRateSettings(n=6, ps=(0.05, 0.3, 0.6, 0.95), n_pres=(10_000,), n_lab=48, seeds=2),
+    "book": MaskRateSettings(n=7, ps=(0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95),
+                             n_pres=(5_000, 20_000, 100_000), n_lab=64, seeds=8),
+    "full": MaskRateSettings(n=8, ps=(0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65,
+                                      0.7, 0.75, 0.8, 0.85, 0.9, 0.95),
+                             n_pres=(10_000, 30_000, 100_000, 1_000_000), n_lab=96, seeds=24),
 }
 
 
 @experiment(plot=plot_mask_rate)
 def mask_rate_sweep(scale: str | None = None, seed: int = 0, device=None) -> MaskRateResult:
     """Hypercube masking: downstream error against the mask rate, with estimated and with exact encoders."""
-    return run_mask_rate(**_MASK_SCALES[resolve_scale(scale)], seed=seed)
+    return run_mask_rate(**dataclasses.asdict(MaskRateSettings.for_scale(scale)), seed=seed)
 
 
 @dataclasses.dataclass
@@ -229,15 +256,46 @@ def run_knn_quality(n_points: int = 200, Ks=(3, 10, 50, 150), d_max: int = 16, n
     )
 
 
-_KNN_SCALES = {
-    "quick": dict(n_points=200, Ks=(3, 10, 50, 150), d_max=16, n_lab=20, draws=3, d0=32),
-    "book": dict(n_points=800, Ks=(2, 3, 5, 10, 20, 50, 100, 200, 400), d_max=64, n_lab=40, draws=20, d0=128),
-    "full": dict(n_points=2000, Ks=(2, 3, 5, 7, 10, 15, 20, 30, 50, 75, 100, 200, 300, 500, 1000), d_max=128,
-                 n_lab=100, draws=100, d0=512),
+@dataclasses.dataclass(frozen=True)
+class KnnQualitySettings(ScaleSettings):
+    """The arguments of :func:`run_knn_quality` that :func:`knn_quality` sets per scale (the rest keep defaults)."""
+
+    n_points: int
+    Ks: tuple[int, ...]
+    d_max: int
+    n_lab: int
+    draws: int
+    d0: int
+
+
+KnnQualitySettings.SCALES = {
+    "quick": KnnQualitySettings(n_points=200, Ks=(3, 10, 50, 150), d_max=16, n_lab=20, draws=3, d0=32),
+    "book": KnnQualitySettings(n_points=800, Ks=(2, 3, 5, 10, 20, 50, 100, 200, 400), d_max=64, n_lab=40, draws=20,
+                               d0=128),
+    "full": KnnQualitySettings(n_points=2000, Ks=(2, 3, 5, 7, 10, 15, 20, 30, 50, 75, 100, 200, 300, 500, 1000),
+                               d_max=128, n_lab=100, draws=100, d0=512),
 }
 
 
 @experiment(plot=plot_knn_quality)
 def knn_quality(scale: str | None = None, seed: int = 0, device=None) -> KnnQualityResult:
     """Two moons, KNN contexts: U-shaped downstream error in K, and the tau metric against it."""
-    return run_knn_quality(**_KNN_SCALES[resolve_scale(scale)], seed=seed)
+    return run_knn_quality(**dataclasses.asdict(KnnQualitySettings.for_scale(scale)), seed=seed)
+
+
+# --- chapter settings: the scale-dependent numbers a chapter's own cells use ------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ContextureLearningChapter(ScaleSettings):
+    """Read by ``book/contexture/learning.md``: ``steps`` of each ``fit_table``, ``net_steps`` of the encoder."""
+
+    steps: int
+    net_steps: int
+
+
+ContextureLearningChapter.SCALES = {
+    "quick": ContextureLearningChapter(steps=200, net_steps=60),
+    "book": ContextureLearningChapter(steps=2000, net_steps=800),
+    "full": ContextureLearningChapter(steps=4000, net_steps=3000),
+}

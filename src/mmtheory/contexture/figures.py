@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..checks import check_integer, check_probability
+from ..checks import Integer, Probability, check_integer, constrain
 from ..numerics import mean_se
 from .contexts import (
     concatenate,
@@ -105,12 +105,12 @@ def draw_optimality_state(fig, d: int, where: float, rho: float = 0.8, n_random:
     ax1.legend(fontsize="small", loc="upper left")
 
 
+@constrain(weight=Probability(), N=Integer(3))
 def draw_mixing_state(fig, weight: float, N: int = 24, strong: float = 0.7, weak: float = 2.0) -> None:
     """Chapter figure: a strong and a weak ring walk, their convex mixture with ``weight`` on the strong one,
     their convolution and their concatenation; the spectra, sorted."""
     from ..viz import PALETTE
 
-    weight = check_probability(weight, "weight")
     P1, P2 = ring_context(N, strong), ring_context(N, weak)
     spectra = {
         rf"strong walk ($\sigma$ = {strong:g})": context_svd(P1).s,

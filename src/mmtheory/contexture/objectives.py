@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..checks import check_integer
+from ..checks import Device, Integer, Positive, check_integer, constrain
 from ..runtime import get_device
 from ..train import Optimisation, train
 
@@ -116,6 +116,7 @@ def _top(s, d: int) -> np.ndarray:
     return s[1 : d + 1]
 
 
+@constrain(d=Integer(1))
 def contrastive_minimum(s, d: int) -> float:
     r"""The minimum of :func:`spectral_contrastive_loss` over :math:`d`-dimensional tables,
     :math:`-\tfrac12 \sum_{i \le d} s_i^4`.
@@ -125,6 +126,7 @@ def contrastive_minimum(s, d: int) -> float:
     return float(-0.5 * np.sum(_top(s, d) ** 4))
 
 
+@constrain(d=Integer(1))
 def noncontrastive_minimum(s, d: int, penalty: float) -> float:
     r"""The minimum of :func:`noncontrastive_loss` with penalty :math:`\lambda`,
     :math:`-\sum_{i\le d} (s_i^2 + s_i^4 / 4\lambda)`.
@@ -135,6 +137,7 @@ def noncontrastive_minimum(s, d: int, penalty: float) -> float:
     return float(-np.sum(top**2 + top**4 / (4 * penalty)))
 
 
+@constrain(d=Integer(1), M=Integer(1))
 def balanced_mse_minimum(s, d: int, M: int) -> float:
     r"""The minimum of :func:`balanced_mse_loss` (with a bias) for :math:`M` context values,
     :math:`M - 1 - \sum_{i\le d} s_i^2`.
@@ -144,6 +147,7 @@ def balanced_mse_minimum(s, d: int, M: int) -> float:
     return float(M - 1 - np.sum(_top(s, d) ** 2))
 
 
+@constrain(d=Integer(1))
 def eigenmap_minimum(s, d: int, penalty: float) -> float:
     r"""The minimum of :func:`eigenmap_loss` with penalty :math:`\lambda` on a PSD walk,
     :math:`\sum_{i\le d} [(1-s_i) - (1-s_i)^2/4\lambda]`.
@@ -157,6 +161,7 @@ def eigenmap_minimum(s, d: int, penalty: float) -> float:
 # --------------------------------------------------------------------------- fitting a table
 
 
+@constrain(d=Integer(1), steps=Integer(1), lr=Positive(), seed=Integer(0), device=Device())
 def fit_table(loss, p, d: int, extra_shapes=(), steps: int = 3000, lr: float = 0.05, seed: int = 0,
               device: str = "cpu"):
     r"""Minimise ``loss(table, *extras)`` over a table with ``len(p)`` rows and ``d`` columns.
@@ -167,8 +172,6 @@ def fit_table(loss, p, d: int, extra_shapes=(), steps: int = 3000, lr: float = 0
     context are small, so ``device`` defaults to the CPU; pass ``"cuda"`` (and a ``loss`` whose context
     tensor lives there) for large ones. Returns the table (numpy), the extras (numpy) and the loss curve.
     """
-    d = check_integer(d, "d", 1)
-    steps = check_integer(steps, "steps", 1)
     dev = get_device(device)
     p = torch.as_tensor(np.asarray(p, dtype=float), device=dev)
     gen = torch.Generator().manual_seed(seed)

@@ -21,7 +21,7 @@ import dataclasses
 
 import numpy as np
 
-from ..checks import check_integer, check_probability
+from ..checks import Integer, Real, check_integer, check_probability, constrain
 from ..numerics import golden_min, principal_cosines, weighted_basis
 from ..sufficiency.joint import validate_joint
 
@@ -99,6 +99,37 @@ def context_svd(P) -> ContextSVD:
     U[:, 1:] *= signs
     V[:, 1:k] *= signs[: k - 1]
     return ContextSVD(s=s, mu=U / np.sqrt(px)[:, None], nu=V / np.sqrt(pa)[:, None], px=px, pa=pa)
+
+
+def duality_residuals(P) -> dict[str, float]:
+    r"""How far the singular system of ``context_svd(P)`` is from each statement of the duality theorem.
+
+    Implements {prf:ref}`thm-duality`
+
+    With :math:`T` the expectation operator, :math:`T^*_{ax} = P^+(x \mid a)` its adjoint and
+    :math:`k = \min(N, M)`, the maxima of the absolute values of :math:`s_0 - 1`, :math:`\mu_0 - 1`,
+    :math:`\langle \mu_i, \mu_j\rangle_{L^2(P_X)} - \delta_{ij}`, :math:`T\nu_i - s_i\mu_i`,
+    :math:`T^*\mu_i - s_i\nu_i`, :math:`\sum_i s_i \mu_i(x)\nu_i(a) - P^+(x, a)/(P_X(x)P_A(a))` and of
+    the eigenvalues of :math:`TT^*` (the dual kernel against :math:`P_X`) minus :math:`s_i^2`, keyed by
+    the names the contexture chapter prints. All are zero up to rounding.
+    """
+    S = context_svd(P)
+    P = validate_context(P)
+    T = expectation_operator(P)  # T[x, a] = P(a | x)
+    T_adj = (P / S.pa).T  # T*[a, x] = P(x | a)
+    k = S.nu.shape[1]
+    mu, s = S.mu[:, :k], S.s[:k]
+    checks = {
+        "s_0 - 1": S.s[0] - 1,
+        "mu_0 - 1": np.abs(S.mu[:, 0] - 1).max(),
+        "orthonormality in L2(P_X)": np.abs(S.mu.T @ (S.px[:, None] * S.mu) - np.eye(S.mu.shape[1])).max(),
+        "T nu_i - s_i mu_i": np.abs(T @ S.nu - mu * s).max(),
+        "T* mu_i - s_i nu_i": np.abs(T_adj @ mu - S.nu * s).max(),
+        "spectral decomposition": np.abs((mu * s) @ S.nu.T - P / np.outer(S.px, S.pa)).max(),
+        "eigenvalues of T T* - s^2": np.abs(np.sort(np.linalg.eigvals(dual_kernel(P) * S.px).real)[::-1]
+                                            - S.s**2).max(),
+    }
+    return {name: float(abs(err)) for name, err in checks.items()}
 
 
 def _constant_first(U: np.ndarray, V: np.ndarray, s: np.ndarray, root_px: np.ndarray) -> None:
@@ -205,6 +236,7 @@ def theorem16_range(s) -> tuple[float, float]:
     return float(1 - s[1]), float(1 - np.sqrt((s[1] ** 2 + s[2] ** 2) / 2))
 
 
+@constrain(d=Integer(1), epsilon=Real(0, 1, closed="neither"))
 def optimal_worst_case_error(s, d: int, epsilon: float) -> float:
     r"""Theorem 16's minimum over :math:`d`-dimensional encoders of the worst-case probe error on :math:`\mathcal F_\epsilon`:
 
@@ -282,6 +314,7 @@ def ratio_trace(Phi, P) -> float:
 # --------------------------------------------------------------------------- the quality of a context
 
 
+@constrain(d0=Integer(1), beta=Real(0))
 def tau_metric(s, d0: int, beta: float = 1.0) -> tuple[float, np.ndarray]:
     r"""The task-agnostic context metric of Zhai et al. (2025, Eqn 4):
 
@@ -293,8 +326,6 @@ def tau_metric(s, d0: int, beta: float = 1.0) -> tuple[float, np.ndarray]:
     """
     s = np.asarray(s, dtype=float)
     d0 = check_integer(d0, "d0", 1, s.size - 2, note="s must hold s_0..s_{d0+1}")
-    if not (isinstance(beta, (int, float, np.floating)) and beta >= 0):
-        raise ValueError(f"beta must be non-negative, got {beta!r}")
     s2 = s[1 : d0 + 2] ** 2
     gap = 1.0 - s2[1:]
     with np.errstate(divide="ignore"):
@@ -303,6 +334,7 @@ def tau_metric(s, d0: int, beta: float = 1.0) -> tuple[float, np.ndarray]:
     return float(curve.min()), curve
 
 
+@constrain(d0=Integer(1))
 def decay_rate(s, d0: int) -> float:
     r"""The rate :math:`\lambda` of the least-squares fit :math:`s_i^2 \approx e^{-\lambda i}`, :math:`i = 1..d_0`.
 

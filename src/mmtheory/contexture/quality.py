@@ -49,7 +49,7 @@ import math
 
 import numpy as np
 
-from ..checks import check_integer, check_probability
+from ..checks import Integer, Positive, Probability, check_integer, constrain
 from ..numerics import mean_se, nested_ridge_predict, ridge_predict
 from .contexts import empirical_context, hypercube_points, knn_context
 from .operator import context_svd
@@ -57,6 +57,7 @@ from .operator import context_svd
 # --------------------------------------------------------------------------- shared pieces
 
 
+@constrain(ridge=Positive(allow_zero=True))
 def ridge_probe_error(Phi, f, labelled, y, ridge: float = 1e-2) -> float:
     """Mean squared error over all rows of :func:`ridge_predict` against the clean target ``f``."""
     return float(np.mean((ridge_predict(Phi, labelled, y, ridge) - np.asarray(f, dtype=float)) ** 2))
@@ -65,6 +66,8 @@ def ridge_probe_error(Phi, f, labelled, y, ridge: float = 1e-2) -> float:
 # --------------------------------------------------------------------------- masking: sampling and estimation
 
 
+@constrain(n=Integer(1, 12), p=Probability(closed_high=False, label="the mask rate"),
+           n_pre=Integer(1, note="the number of pretraining pairs"))
 def sample_masked_pairs(n: int, p: float, n_pre: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     r"""Draw ``n_pre`` pairs from the masking context :func:`~mmtheory.contexture.hypercube_context` ``(n, p)``.
 
@@ -73,14 +76,13 @@ def sample_masked_pairs(n: int, p: float, n_pre: int, rng: np.random.Generator) 
     significant), so that ``hypercube_context(n, p)[x, a]`` is the probability of each pair.
     """
     n = check_integer(n, "n", 1, 12)
-    p = check_probability(p, "p (the mask rate)", closed_high=False)
-    n_pre = check_integer(n_pre, "n_pre", 1, note="the number of pretraining pairs")
     x = rng.integers(0, 2**n, n_pre)
     bits = (x[:, None] >> np.arange(n - 1, -1, -1)) & 1  # bit 0 is the coordinate +1
     digits = np.where(rng.random((n_pre, n)) < p, 1, np.where(bits == 0, 2, 0))
     return x, digits @ (3 ** np.arange(n - 1, -1, -1))
 
 
+@constrain(n=Integer(1, 12), d=Integer(1))
 def estimated_contexture(n: int, x, a, d: int) -> tuple[np.ndarray, np.ndarray]:
     r"""The top-``d`` singular functions of the empirical context of the pairs ``(x, a)`` (see the module notes).
 
@@ -88,7 +90,6 @@ def estimated_contexture(n: int, x, a, d: int) -> tuple[np.ndarray, np.ndarray]:
     number of observed inputs), and the ``2^n x d`` encoder :math:`\hat\mu_1..\hat\mu_d` (orthonormal under the
     empirical law of :math:`X`; rows of unseen inputs are 0).
     """
-    n = check_integer(n, "n", 1, 12)
     N = 2**n
     d = check_integer(d, "d", 1, N - 1, note="the number of non-constant functions of x")
     C = empirical_context(x, a, N)[0]
@@ -107,13 +108,13 @@ def estimated_contexture(n: int, x, a, d: int) -> tuple[np.ndarray, np.ndarray]:
     return s2, mu
 
 
+@constrain(n=Integer(2, 12), levels=Integer(1, 2, note="the target uses parities of degree 1 and 2"))
 def hypercube_target(n: int, levels: int) -> np.ndarray:
     r"""The target :math:`(x_1+x_2+x_1x_2+x_3x_4)/2` (``levels = 2``) or :math:`(x_1+x_2)/\sqrt2` (``levels = 1``).
 
     A sum of orthonormal parities of degree at most ``levels``, so it lies in the span of the exact top-:math:`d`
     and has mean 0 and variance 1 under the uniform law.
     """
-    levels = check_integer(levels, "levels", 1, 2, note="the target uses parities of degree 1 and 2")
     n = check_integer(n, "n", 2 * levels, 12, note=f"levels = {levels} needs n >= {2 * levels}")
     X = hypercube_points(n)
     terms = [X[:, 0], X[:, 1]] + ([X[:, 0] * X[:, 1], X[:, 2] * X[:, 3]] if levels == 2 else [])
@@ -126,6 +127,7 @@ def hypercube_target(n: int, levels: int) -> np.ndarray:
 # --------------------------------------------------------------------------- KNN contexts on two moons
 
 
+@constrain(K=Integer(1))
 def knn_spectrum(points, K: int) -> tuple[np.ndarray, np.ndarray]:
     """Singular values and left singular functions (``mu[:, 0] = 1``) of :func:`~mmtheory.contexture.knn_context`.
 
@@ -139,6 +141,7 @@ def knn_spectrum(points, K: int) -> tuple[np.ndarray, np.ndarray]:
 TIE = 1e-10  # singular values closer than this are treated as tied
 
 
+@constrain(n_lab=Integer(2), d_max=Integer(1), draws=Integer(1), ridge=Positive(allow_zero=True), seed=Integer(0))
 def knn_errors(s, mu, target, n_lab: int, d_max: int, draws: int, ridge: float, seed: int) -> tuple[np.ndarray, ...]:
     """Test MSE and sign error of a ridge probe on ``mu[:, 1:d+1]``, ``d = 1..d_max``, for ``draws`` label draws.
 

@@ -48,7 +48,7 @@ import time
 import numpy as np
 import torch
 
-from ..checks import check_integer
+from ..checks import Device, Integer, Positive, Probability, check_integer, constrain
 from ..numerics import principal_cosines
 from ..runtime import get_device
 from ..train import Optimisation, train
@@ -94,19 +94,20 @@ def spectral_contrastive_batch_loss(z: torch.Tensor, z_pos: torch.Tensor) -> tor
     return -diagonal.mean() + 0.5 * negative
 
 
+@constrain(rho=Probability(closed_high=False, label="the correlation of the context"), d=Integer(1))
 def gaussian_contrastive_minimum(rho: float, d: int) -> float:
     r"""The population minimum :math:`L_C^* = -\frac12 \sum_{k=1}^d \rho^{4k}` over encoders with ``d`` outputs
     (:func:`~mmtheory.contexture.objectives.contrastive_minimum` with :math:`s_k = \rho^k`)."""
-    rho, d = check_rho(rho), check_integer(d, "d", 1)
     return contrastive_minimum(rho ** np.arange(d + 1.0), d)
 
 
+@constrain(rho=Probability(closed_high=False, label="the correlation of the context"), d=Integer(1))
 def optimal_features(a, rho: float, d: int) -> np.ndarray:
     r"""A minimiser of :math:`L_C` for ``dim = 1``: the columns :math:`\rho^k h_k(a)`, ``k = 1..d``."""
-    rho, d = check_rho(rho), check_integer(d, "d", 1)
     return hermite_functions(a, d)[..., 1:] * rho ** np.arange(1, d + 1)
 
 
+@constrain(d=Integer(1))
 def alignment_r2(features, a, d: int, px=None) -> float:
     r"""Mean squared canonical correlation between ``features`` (``(n, k)``) and :math:`h_1..h_d` at the points ``a``.
 
@@ -114,11 +115,11 @@ def alignment_r2(features, a, d: int, px=None) -> float:
     features have rank ``d`` this is :func:`mmtheory.contexture.cca_r2`. ``px`` weights the points (default: a
     sample, equal weights).
     """
-    d = check_integer(d, "d", 1)
     cosines = principal_cosines(features, hermite_functions(np.ravel(a), d)[:, 1:], px)
     return float(np.sum(cosines**2) / d)
 
 
+@constrain(rho=Probability(closed_high=False, label="the correlation of the context"), nodes=Integer(2))
 def population_loss(features, rho: float, nodes: int = 64) -> float:
     r"""The population loss :math:`L_C` of a feature map of one variable, by Gauss–Hermite quadrature (no sampling).
 
@@ -129,7 +130,6 @@ def population_loss(features, rho: float, nodes: int = 64) -> float:
     Exact for polynomial features of degree below ``nodes``; for trained Tanh MLPs 40 nodes already agree with
     160 to about 1e-8.
     """
-    rho, nodes = check_rho(rho), check_integer(nodes, "nodes", 2)
     t, w = np.polynomial.hermite_e.hermegauss(nodes)
     w = w / w.sum()
     values = np.asarray(features((rho * t[:, None] + (1.0 - rho**2) ** 0.5 * t[None, :]).ravel()), dtype=float)
@@ -140,6 +140,7 @@ def population_loss(features, rho: float, nodes: int = 64) -> float:
     return float(-np.einsum("i,ik,ik->", w, conditional, conditional) + 0.5 * np.sum(covariance**2))
 
 
+@constrain(d=Integer(1))
 def best_linear_map(features, a, d: int, points_features) -> np.ndarray:
     r"""Least squares of each :math:`h_k`, ``k = 1..d``, on ``features`` plus a bias at the points ``a``, applied to
     ``points_features``: the learned features as seen through the best linear read-out, ``(m, d)``."""
@@ -194,6 +195,9 @@ def _features(encoder: torch.nn.Module, points: np.ndarray) -> np.ndarray:
         return encoder(torch.as_tensor(points[:, None], dtype=torch.float32, device=device)).double().cpu().numpy()
 
 
+@constrain(width=Integer(1), depth=Integer(1),
+           rho=Probability(closed_high=False, label="the correlation of the context"), d=Integer(1), steps=Integer(1),
+           batch=Integer(2), lr=Positive(), seed=Integer(0), device=Device(), record_every=Integer(1))
 def train_encoder(width: int, depth: int, rho: float = 0.8, d: int = 4, steps: int = 3000, batch: int = 1024,
                   lr: float = 1e-3, seed: int = 0, device=None, record_every: int = 50,
                   test_points: int = 20_000) -> EncoderFit:
@@ -202,10 +206,7 @@ def train_encoder(width: int, depth: int, rho: float = 0.8, d: int = 4, steps: i
 
     The initialisation and the data stream come from ``seed`` alone, so on the CPU a repeat gives the same numbers.
     """
-    rho, d = check_rho(rho), check_integer(d, "d", 1)
-    for name, value, low in (("seed", seed, 0), ("steps", steps, 1), ("batch", batch, 2),
-                             ("record_every", record_every, 1), ("test_points", test_points, d + 2)):
-        check_integer(value, name, low)
+    check_integer(test_points, "test_points", d + 2)
     settings = Optimisation(steps, lr, cosine=False)
     dev = get_device(device)
     with torch.random.fork_rng(devices=[]):

@@ -10,8 +10,9 @@ from .closed_forms import (LatentFactorModel, alpha_star, rho_star, bayes_risk, 
 from .prompts import (Prompts, sample_tasks, sample_prompts, modality_oracle_risks, context_moments,
     gradient_descent_prediction, excess_over_oracle, ols_prediction, ols_excess)
 from .modules import (CrossAttentionStack, LinearSelfAttention, SoftmaxTransformer, TrainResult, train_in_context)
-from .experiments import (DepthSweepResult, icl_depth_sweep, FiniteContextResult, icl_finite_context,
-    BaselineResult, SOFTMAX_SIZES, icl_softmax_baseline)
+from .experiments import (DepthSweepResult, DepthSweepSettings, icl_depth_sweep, FiniteContextResult,
+    FiniteContextSettings, icl_finite_context, BaselineResult, SoftmaxBaselineSettings, SOFTMAX_SIZES,
+    icl_softmax_baseline, OneLayerChapter, DeepCrossAttentionChapter)
 from .figures import (draw_lsa_state, plot_depth_sweep, draw_depth_state, plot_finite_context, draw_context_state,
     plot_softmax_baseline)
 
@@ -20,6 +21,7 @@ __all__ = ['closed_forms', 'experiments', 'figures', 'modules', 'prompts', 'Late
     'best_variant_excess', 'Prompts', 'sample_tasks', 'sample_prompts', 'modality_oracle_risks', 'context_moments',
     'gradient_descent_prediction', 'excess_over_oracle', 'ols_prediction', 'ols_excess', 'CrossAttentionStack',
     'LinearSelfAttention', 'SoftmaxTransformer', 'TrainResult', 'train_in_context', 'DepthSweepResult',
-    'icl_depth_sweep', 'FiniteContextResult', 'icl_finite_context', 'BaselineResult', 'SOFTMAX_SIZES',
-    'icl_softmax_baseline', 'draw_lsa_state', 'plot_depth_sweep', 'draw_depth_state', 'plot_finite_context',
+    'DepthSweepSettings', 'icl_depth_sweep', 'FiniteContextResult', 'FiniteContextSettings', 'icl_finite_context',
+    'BaselineResult', 'SoftmaxBaselineSettings', 'SOFTMAX_SIZES', 'icl_softmax_baseline', 'OneLayerChapter',
+    'DeepCrossAttentionChapter', 'draw_lsa_state', 'plot_depth_sweep', 'draw_depth_state', 'plot_finite_context',
     'draw_context_state', 'plot_softmax_baseline']

@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from ..checks import check_integer
+from ..checks import Integer, OneOf, Positive, check_integer, constrain
 from ..numerics import golden_min
 
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(600)
@@ -63,6 +63,7 @@ class LatentFactorModel:
 # --- closed forms ---------------------------------------------------------------------------------
 
 
+@constrain(m_low=Positive(), m_high=Positive())
 def alpha_star(m_low: float, m_high: float) -> float:
     r"""The minimax step :math:`\alpha^* = 2/(2 + \underline m + \overline m)`, minimising
     :math:`\max_{\lambda \in [\underline m, \overline m]} |1 - \alpha(1 + \lambda)|`.
@@ -73,6 +74,7 @@ def alpha_star(m_low: float, m_high: float) -> float:
     return 2.0 / (2.0 + m_low + m_high)
 
 
+@constrain(m_low=Positive(), m_high=Positive())
 def rho_star(m_low: float, m_high: float) -> float:
     r"""The contraction factor at :math:`\alpha^*`: :math:`(\overline m - \underline m)/(2 + \underline m + \overline m)`.
 
@@ -85,6 +87,10 @@ def rho_star(m_low: float, m_high: float) -> float:
 def _check_bounds(m_low, m_high):
     if not (0 < m_low <= m_high):
         raise ValueError(f"spectral bounds must satisfy 0 < m_low <= m_high, got m_low={m_low}, m_high={m_high}")
+
+
+def _check_depth(T) -> int:
+    return check_integer(T, "T (the depth)", 1)
 
 
 def _spectral_mean(f, m_low: float, m_high: float) -> float:
@@ -119,6 +125,7 @@ def lsa_optimum(model: LatentFactorModel) -> tuple[float, float]:
     return gamma, ca_excess(gamma, 1, model)
 
 
+@constrain(T=Integer(1, label="the depth"))
 def ca_excess(alpha: float, T: int, model: LatentFactorModel) -> float:
     r"""Excess risk over the oracle of the :math:`T`-layer tied cross-attention stack at :math:`L = \infty`.
 
@@ -129,21 +136,16 @@ def ca_excess(alpha: float, T: int, model: LatentFactorModel) -> float:
     :math:`\mathbb E[\lambda\mu(g_T(\mu) - 1/\mu)^2] = \mathbb E[\frac{\lambda}{1+\lambda}(1 - \alpha(1+\lambda))^{2T}]`
     (the two-parameter and ablated stacks: :func:`best_variant_excess`).
     """
-    T = _check_depth(T)
     return _spectral_mean(lambda lam: lam / (1 + lam) * (1 - alpha * (1 + lam)) ** (2 * T), model.m_low, model.m_high)
 
 
-def _check_depth(T) -> int:
-    return check_integer(T, "T (the depth)", 1)
-
-
+@constrain(T=Integer(1, label="the depth"))
 def optimal_alpha(T: int, model: LatentFactorModel) -> float:
     r"""The minimiser :math:`\alpha_T` of the tied population loss (convex in :math:`\alpha`), which gradient
     flow reaches from any start; :math:`\alpha_1` is the LSA optimum and :math:`\alpha_T \to \alpha^*`.
 
     Implements {prf:ref}`thm-alpha-star`
     """
-    T = _check_depth(T)
     upper = 2.0 / (1.0 + model.m_high)
     return golden_min(lambda a: math.log(max(ca_excess(a, T, model), 1e-300)), 0.0, upper)
 
@@ -174,13 +176,13 @@ def _stack_shape(T: int):
     return lambda beta, mu: sum((1 + beta * mu) ** s for s in range(T))
 
 
+@constrain(T=Integer(1, label="the depth"))
 def optimal_alpha_beta(T: int, model: LatentFactorModel) -> tuple[float, float]:
     r"""The minimiser :math:`(\alpha_T, \beta_T)` of the two-parameter population loss, with
     :math:`\beta \in (-2/(1 + \overline m), 0)`.
 
     Implements {prf:ref}`thm-alpha-star`
     """
-    T = _check_depth(T)
     alpha, beta, _ = _best_scaled(_stack_shape(T), -2.0 / (1.0 + model.m_high), model)
     return alpha, beta
 
@@ -188,6 +190,7 @@ def optimal_alpha_beta(T: int, model: LatentFactorModel) -> tuple[float, float]:
 VARIANTS = ("lsa", "tied", "two", "no_skip", "no_reinjection")
 
 
+@constrain(variant=OneOf(*VARIANTS), T=Integer(1, label="the depth"))
 def best_variant_excess(variant: str, T: int, model: LatentFactorModel) -> float:
     r"""The smallest population excess an architecture variant can reach at depth ``T`` (:math:`L = \infty`).
 
@@ -202,9 +205,6 @@ def best_variant_excess(variant: str, T: int, model: LatentFactorModel) -> float
     The excess is :math:`\mathbb E[\lambda\mu(g(\mu) - 1/\mu)^2]`, minimised over the variant's parameters
     (the overall scale in closed form, the rest by a one-dimensional search).
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    T = _check_depth(T)
     M = model.m_high
     if variant == "lsa":
         return lsa_optimum(model)[1]

@@ -6,12 +6,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..checks import Integer, Positive, constrain
 from .closed_forms import LatentFactorModel, alpha_star, bayes_risk, ca_excess, lsa_optimum, optimal_alpha, rho_star
 
 if TYPE_CHECKING:
     from .experiments import BaselineResult, DepthSweepResult, FiniteContextResult
 
 
+@constrain(m_low=Positive(), m_high=Positive())
 def draw_lsa_state(fig, m_low: float, m_high: float) -> None:
     """Part IV widget: the fixed LSA coefficient against the Bayes coefficient over the spectrum, and the risks."""
     from ..viz import PALETTE
@@ -54,6 +56,7 @@ def plot_depth_sweep(result: DepthSweepResult):
     return fig
 
 
+@constrain(T=Integer(1, label="the depth"))
 def draw_depth_state(fig, T: int, model: LatentFactorModel = LatentFactorModel()) -> None:
     """Part IV widget: the minimax picture and the residual polynomial of the stack at depth ``T``."""
     from ..viz import PALETTE

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import torch
 
-from ..checks import check_integer
+from ..checks import Device, Integer, Positive, check_integer, constrain
 from ..runtime import get_device
 from ..train import Optimisation, train
 from .closed_forms import LatentFactorModel, _check_depth
@@ -133,15 +133,14 @@ class TrainResult:
     parameters: dict
 
 
+@constrain(steps=Integer(1), batch=Integer(1), lr=Positive(), eval_prompts=Integer(2), record_every=Integer(1),
+           seed=Integer(0), device=Device())
 def train_in_context(module: torch.nn.Module, model: LatentFactorModel, L: int, steps: int = 1000,
                      batch: int = 256, lr: float = 1e-2, eval_prompts: int = 2000, record_every: int = 50,
                      seed: int = 0, device=None) -> TrainResult:
     """Adam with a cosine-decayed step on the squared error of the query prediction, with a fresh batch of
     tasks and prompts every step (online training); the excess over the oracle is measured on fixed
     evaluation prompts."""
-    for name, value, low in (("steps", steps, 1), ("batch", batch, 1), ("eval_prompts", eval_prompts, 2),
-                             ("record_every", record_every, 1)):
-        check_integer(value, name, low)
     settings = Optimisation(steps, lr)
     dev = get_device(device)
     module = module.to(dev)

@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from ..checks import check_integer
+from ..checks import Integer, Positive, constrain
 from ..runtime import get_device
 from .closed_forms import LatentFactorModel, _check_depth, bayes_risk
 
@@ -49,12 +49,12 @@ def _oracle(A: torch.Tensor, theta: torch.Tensor, sigma: float) -> tuple[torch.T
     return (A @ solved[:, :, None])[..., 0], (theta * solved).sum(-1) + sigma**2
 
 
+@constrain(n=Integer(1), seed=Integer(0))
 def sample_prompts(model: LatentFactorModel, n: int, L: int, seed: int = 0, device=None) -> Prompts:
     """``n`` independent tasks, each with a context of ``L`` points and one query, in float64.
 
     Implements {eq}`eq-latent-factor`
     """
-    check_integer(n, "n", 1)
     if isinstance(L, bool) or not isinstance(L, int) or L <= model.d:
         raise ValueError(f"L (the context length) must be an integer > d = {model.d}, got {L!r}")
     dev = get_device(device)
@@ -69,6 +69,7 @@ def sample_prompts(model: LatentFactorModel, n: int, L: int, seed: int = 0, devi
     return Prompts(X=x[:, :L], y=y[:, :L], xq=x[:, L], yq=y[:, L], w=w, oracle_risk=risk)
 
 
+@constrain(weak_scale=Positive(allow_zero=True), n_tasks=Integer(1), seed=Integer(0))
 def modality_oracle_risks(model: LatentFactorModel, weak_scale: float, n_tasks: int = 20_000,
                           seed: int = 0) -> dict[str, float]:
     """Mean oracle risk using modality 1 alone, modality 2 alone (its loadings scaled by ``weak_scale``), and both.

@@ -30,7 +30,7 @@ import dataclasses
 import numpy as np
 import torch
 
-from ..checks import check_integer
+from ..checks import Integer, OneOf, Real, check_integer, constrain
 from .model import JGHM, check_tree
 
 DTYPE = torch.float64
@@ -69,6 +69,7 @@ def _check_leaves(leaves, n_symbols: int, n_leaves: int | None = None) -> torch.
     return leaves.long()
 
 
+@constrain(n_symbols=Integer(1))
 def symbol_evidence(leaves: torch.Tensor, n_symbols: int, observed: torch.Tensor | None = None) -> torch.Tensor:
     """Log-evidence ``(n, k, S)`` of observed leaf symbols: 0 at the symbol, :math:`-\\infty` elsewhere;
     0 everywhere at leaves where the boolean mask ``observed`` (broadcast to ``(n, k)``) is false."""
@@ -80,10 +81,9 @@ def symbol_evidence(leaves: torch.Tensor, n_symbols: int, observed: torch.Tensor
     return evidence
 
 
+@constrain(n_symbols=Integer(1), sigma=Real(0, closed="neither"))
 def gaussian_evidence(z: torch.Tensor, n_symbols: int, sigma: float = 1.0) -> torch.Tensor:
     """Log-evidence ``(n, k, S)`` of noisy values :math:`z = x + \\sigma g`: :math:`-(z - b)^2 / 2\\sigma^2`."""
-    if not sigma > 0:
-        raise ValueError(f"sigma must be > 0, got {sigma!r}")
     z = torch.as_tensor(z, dtype=DTYPE)
     if z.ndim != 2:
         raise ValueError(f"z must have shape (n, k), got {tuple(z.shape)}")
@@ -178,6 +178,7 @@ def _prior(model: JGHM, device) -> torch.Tensor:
     return torch.as_tensor(model.prior, dtype=DTYPE, device=device)
 
 
+@constrain(modality=OneOf("image", "text"))
 def root_message(model: JGHM, modality: str, leaves: torch.Tensor) -> torch.Tensor:
     """:math:`h_r` ``(n, S)`` of one tree with all its leaf symbols observed (max-normalised).
 
@@ -196,6 +197,7 @@ def root_message(model: JGHM, modality: str, leaves: torch.Tensor) -> torch.Tens
     return h[:, 0]
 
 
+@constrain(modality=OneOf("image", "text"))
 def root_posterior(model: JGHM, modality: str, leaves: torch.Tensor) -> torch.Tensor:
     """:math:`\\pi(x_r \\mid \\text{leaves of one tree})` ``(n, S)``: the exact sufficient statistic.
 
@@ -216,6 +218,30 @@ def clip_score(model: JGHM, image: torch.Tensor, text: torch.Tensor) -> torch.Te
     return torch.log(left @ root_posterior(model, "text", text).T)
 
 
+def root_recovery(model: JGHM, n: int, seed: int = 1) -> dict[str, tuple[float, float]]:
+    r"""How well the root is recovered from ``n`` fresh pairs: ``{"image" | "text" | "both": (accuracy, entropy)}``.
+
+    For each source of evidence the exact root posterior :math:`q = \pi(\cdot \mid \text{evidence})` is
+    computed, and the pair is the fraction of draws whose most likely root is the true one,
+    :math:`\hat P(\arg\max_a q(a) = x_r)`, and the mean entropy :math:`-\sum_a q(a) \log q(a)` (nats), a
+    Monte-Carlo estimate of :math:`H(x_r \mid \text{evidence})`. Given both modalities, by
+    {eq}`eq-jghm-leaf-law`, :math:`\pi(a \mid x_{\rm im}, x_{\rm tx}) \propto
+    \pi(a \mid x_{\rm im})\,\pi(a \mid x_{\rm tx}) / \psi(a)`. The pairs are ``model.sample(n, seed)`` on the CPU.
+    """
+    check_integer(n, "n", 1)
+    pairs = model.sample(n, seed=seed, device="cpu")
+    post = {modality: root_posterior(model, modality, getattr(pairs, modality)) for modality in ("image", "text")}
+    both = post["image"] * post["text"] / torch.as_tensor(model.prior)
+    post["both"] = both / both.sum(-1, keepdim=True)
+
+    def entropy(q: torch.Tensor) -> torch.Tensor:
+        return -(q * torch.log(q.clamp_min(1e-300))).sum(-1)
+
+    return {key: ((q.argmax(-1) == pairs.root).double().mean().item(), entropy(q).mean().item())
+            for key, q in post.items()}
+
+
+@constrain(leaf=Integer(0))
 def leaf_path(T, leaf: int) -> list[int]:
     """The child slots from the root down to leaf number ``leaf`` (breadth-first order)."""
     widths = _widths(T)
@@ -252,6 +278,7 @@ def label_prior(model: JGHM, leaf: int = 0) -> np.ndarray:
     return model.prior @ leaf_given_root(model.text, leaf)
 
 
+@constrain(sigma=Real(0, closed="neither"))
 def denoising_mean(model: JGHM, z: torch.Tensor, text: torch.Tensor | None = None,
                    sigma: float = 1.0) -> torch.Tensor:
     """The conditional-denoising target :math:`\\mathbb E[x_{\\rm im} \\mid z, x_{\\rm tx}]` ``(n, n_im)``
@@ -266,6 +293,7 @@ def denoising_mean(model: JGHM, z: torch.Tensor, text: torch.Tensor | None = Non
     return leaves @ torch.arange(S, dtype=DTYPE, device=leaves.device)
 
 
+@constrain(chunk=Integer(1))
 def next_token_posteriors(model: JGHM, text: torch.Tensor, image: torch.Tensor | None = None,
                           chunk: int = 128) -> torch.Tensor:
     """The next-token targets :math:`p(x_{{\\rm tx},j+1} \\mid x_{{\\rm tx},\\le j}, x_{\\rm im})` for
@@ -278,7 +306,6 @@ def next_token_posteriors(model: JGHM, text: torch.Tensor, image: torch.Tensor |
     text = torch.as_tensor(text)
     if text.ndim != 2 or text.shape[1] != n_tx:
         raise ValueError(f"text must have shape (n, {n_tx}), got {tuple(text.shape)}")
-    check_integer(chunk, "chunk", 1)
     prefixes = torch.arange(n_tx, device=text.device)[None, :] <= torch.arange(n_tx - 1, device=text.device)[:, None]
     out = []
     for start in range(0, text.shape[0], chunk):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from ..checks import check_integer
+from ..checks import Integer, constrain
 from . import bp
 from .model import JGHM
 from .risks import ClipBatch, Risk, clip_batch, draw_prompts, zero_shot_logits
@@ -28,9 +28,6 @@ EVAL_SEED = 10**6  # held-out draws: a seed no training run uses by default
 
 def _evaluation_generator(n, chunk, seed, module: torch.nn.Module) -> torch.Generator:
     """Check the evaluation arguments; return the seeded generator, on ``module``'s device, of the held-out draws."""
-    check_integer(n, "n", 2)
-    check_integer(chunk, "chunk", 1)
-    check_integer(seed, "seed", 0)
     return torch.Generator(device=_device_of(module)).manual_seed(seed)
 
 
@@ -39,6 +36,7 @@ def _in_chunks(fn, n: int, chunk: int) -> torch.Tensor:
     return torch.cat([fn(slice(start, min(start + chunk, n))) for start in range(0, n, chunk)])
 
 
+@constrain(n=Integer(2), seed=Integer(0), chunk=Integer(1), K=Integer(2))
 def evaluate_clip(run_or_encoders, model: JGHM, n: int = 2000, K: int = 4, seed: int = EVAL_SEED,
                   chunk: int = 256) -> Risk:
     """The CLIP risk of trained encoders (a :class:`ClipRun` or a pair ``(image_encoder, text_encoder)``) on
@@ -58,6 +56,7 @@ def evaluate_clip(run_or_encoders, model: JGHM, n: int = 2000, K: int = 4, seed:
     return Risk.of(values)
 
 
+@constrain(n=Integer(2), seed=Integer(0), chunk=Integer(1), M=Integer(1))
 def evaluate_zero_shot(image_encoder: TreeEncoder, text_encoder: TreeEncoder, model: JGHM, n: int = 2000,
                        M: int = 250, seed: int = EVAL_SEED, chunk: int = 256) -> Risk:
     r"""The zero-shot risk (cross-entropy of the label, the first text leaf) of the classifier
@@ -83,6 +82,7 @@ def evaluate_zero_shot(image_encoder: TreeEncoder, text_encoder: TreeEncoder, mo
     return Risk.of(values)
 
 
+@constrain(n=Integer(2), seed=Integer(0), chunk=Integer(1))
 def evaluate_denoiser(run: DenoiserRun, model: JGHM, n: int = 2000, seed: int = EVAL_SEED, chunk: int = 256) -> Risk:
     """The conditional-denoising risk (squared error summed over the image leaves) of a trained denoiser at its
     training noise level ``run.sigma``."""
@@ -98,6 +98,7 @@ def evaluate_denoiser(run: DenoiserRun, model: JGHM, n: int = 2000, seed: int = 
     return Risk.of(values)
 
 
+@constrain(n=Integer(2), seed=Integer(0), chunk=Integer(1))
 def evaluate_next_token(run: NextTokenRun, model: JGHM, n: int = 2000, seed: int = EVAL_SEED,
                         chunk: int = 256) -> Risk:
     """The next-token risk (cross-entropy per text token, averaged over the positions) of a trained model."""

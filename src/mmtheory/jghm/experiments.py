@@ -27,7 +27,7 @@ import torch
 
 from ..numerics import fit_inverse_m, ridge_predict
 from ..registry import experiment
-from ..runtime import get_device, progress, resolve_scale
+from ..runtime import ScaleSettings, get_device, progress
 from . import bp
 from .evaluation import EVAL_SEED, evaluate_clip, evaluate_denoiser, evaluate_next_token, evaluate_zero_shot
 from .figures import plot_bayes_curves, plot_clip, plot_downstream, plot_probes, plot_prompt_curve
@@ -40,7 +40,7 @@ CHECKPOINT_ENV = "MMTHEORY_CHECKPOINTS"
 
 
 @dataclasses.dataclass(frozen=True)
-class Protocol:
+class Protocol(ScaleSettings):
     """One scale of the pre-training experiments: the tree, the networks, the steps and the evaluation."""
 
     depth: int
@@ -62,7 +62,7 @@ class Protocol:
     checkpoints: bool = False
 
 
-PROTOCOLS = {
+PROTOCOLS = Protocol.SCALES = {  # the instances behind Protocol.for_scale
     "quick": Protocol(depth=2, d=32, clip_layers=3, down_layers=2, down_d=32,
                       clip=TrainConfig(steps=30, batch=16, lr_max=3e-3, lr_min=3e-5, record_every=10),
                       down=TrainConfig(steps=20, batch=16, lr_max=3e-3, lr_min=3e-5, record_every=10),
@@ -89,9 +89,9 @@ def _checkpoint(protocol: Protocol, name: str, seed: int):
     return Path(os.environ.get(CHECKPOINT_ENV, "checkpoints")) / f"{name}-seed{seed}.pt"
 
 
-def _setting(scale: str | None, device, p_field: str):
-    """The protocol of ``scale``, the device, and the paper's tree at the protocol's flip probability ``p_field``."""
-    protocol, dev = PROTOCOLS[resolve_scale(scale)], get_device(device)
+def _setting(protocol: Protocol, device, p_field: str):
+    """The protocol, the device, and the paper's tree at the protocol's flip probability ``p_field``."""
+    dev = get_device(device)
     p = getattr(protocol, p_field)
     return protocol, dev, p, JGHM.paper(p=p, depth=protocol.depth)
 
@@ -152,7 +152,7 @@ class ProbeResult:
 @experiment(plot=plot_probes)
 def jghm_probe(scale: str | None = None, seed: int = 0, device=None) -> ProbeResult:
     """Linear probes for the BP messages in untrained, CLIP-trained and BP-guided encoders."""
-    protocol, dev, p, model = _setting(scale, device, "probe_p")
+    protocol, dev, p, model = _setting(Protocol.for_scale(scale), device, "probe_p")
     leaves = model.sample(max(protocol.n_eval // 4, 100), seed=EVAL_SEED + 1, device=dev).image
     one_hot = torch.nn.functional.one_hot(leaves, model.n_symbols).double()
     leaf_only = probe_messages(lambda x, return_hidden: (None, [one_hot]), model.image, leaves)[0]
@@ -196,7 +196,7 @@ class ClipResult:
 @experiment(plot=plot_clip)
 def jghm_clip(scale: str | None = None, seed: int = 0, device=None) -> ClipResult:
     """CLIP and zero-shot risks of CLIP-trained transformers (standard, guided, shallow) against Bayes."""
-    protocol, dev = PROTOCOLS[resolve_scale(scale)], get_device(device)
+    protocol, dev = Protocol.for_scale(scale), get_device(device)
     clip, zsc, history, seconds = ({a: [] for a in ARCHITECTURES} for _ in range(4))
     bayes_clip, bayes_zsc = [], []
     for p in protocol.ps:
@@ -243,7 +243,7 @@ class DownstreamResult:
 @experiment(plot=plot_downstream)
 def jghm_downstream(scale: str | None = None, seed: int = 0, device=None) -> DownstreamResult:
     """Denoising and next-token prediction from a frozen CLIP embedding vs joint training, in and out of distribution."""
-    protocol, dev, p, model = _setting(scale, device, "train_p")
+    protocol, dev, p, model = _setting(Protocol.for_scale(scale), device, "train_p")
     encoders = clip_run(protocol, "standard", p, seed, dev)
     net = dict(d=protocol.down_d, n_layers=protocol.down_layers, n_heads=4)
     runs, seconds = {}, {}
@@ -285,10 +285,19 @@ class BayesCurves:
     misspecified: dict
 
 
-BAYES_SCALES = {
-    "quick": dict(ps=(0.02, 0.2, 0.4), n=200, n_vlm=20),
-    "book": dict(ps=(0.02, 0.1, 0.2, 0.3, 0.4), n=1500, n_vlm=100),
-    "full": dict(ps=tuple(np.round(np.arange(1, 21) * 0.02, 2)), n=10_000, n_vlm=2000),
+@dataclasses.dataclass(frozen=True)
+class BayesCurvesSettings(ScaleSettings):
+    """The flip probabilities of :func:`jghm_bayes_curves`, and the samples per task (``n_vlm`` for next-token)."""
+
+    ps: tuple[float, ...]
+    n: int
+    n_vlm: int
+
+
+BAYES_SCALES = BayesCurvesSettings.SCALES = {  # the instances behind BayesCurvesSettings.for_scale
+    "quick": BayesCurvesSettings(ps=(0.02, 0.2, 0.4), n=200, n_vlm=20),
+    "book": BayesCurvesSettings(ps=(0.02, 0.1, 0.2, 0.3, 0.4), n=1500, n_vlm=100),
+    "full": BayesCurvesSettings(ps=tuple(np.round(np.arange(1, 21) * 0.02, 2)), n=10_000, n_vlm=2000),
 }
 
 
@@ -313,7 +322,8 @@ def bayes_curves(ps, n: int = 2000, n_vlm: int = 200, train_p: float = 0.2, seed
 @experiment(plot=plot_bayes_curves)
 def jghm_bayes_curves(scale: str | None = None, seed: int = 0, device=None) -> BayesCurves:
     """Bayes risk against p for CLIP, zero-shot, denoising and next-token, and BP with p = 0.2 matrices."""
-    return bayes_curves(**BAYES_SCALES[resolve_scale(scale)], seed=seed, device=device)
+    settings = BayesCurvesSettings.for_scale(scale)
+    return bayes_curves(settings.ps, n=settings.n, n_vlm=settings.n_vlm, seed=seed, device=device)
 
 
 @dataclasses.dataclass
@@ -328,10 +338,18 @@ class PromptCurve:
     fit: tuple
 
 
-PROMPT_SCALES = {
-    "quick": dict(Ms=(5, 25, 100), n=300),
-    "book": dict(Ms=(5, 10, 25, 50, 100, 250), n=3000),
-    "full": dict(Ms=(5, 10, 25, 50, 100, 250, 500, 1000), n=7500),
+@dataclasses.dataclass(frozen=True)
+class PromptCurveSettings(ScaleSettings):
+    """The numbers of prompts per class ``Ms`` of :func:`jghm_prompts`, and the evaluated images ``n``."""
+
+    Ms: tuple[int, ...]
+    n: int
+
+
+PROMPT_SCALES = PromptCurveSettings.SCALES = {  # the instances behind PromptCurveSettings.for_scale
+    "quick": PromptCurveSettings(Ms=(5, 25, 100), n=300),
+    "book": PromptCurveSettings(Ms=(5, 10, 25, 50, 100, 250), n=3000),
+    "full": PromptCurveSettings(Ms=(5, 10, 25, 50, 100, 250, 500, 1000), n=7500),
 }
 
 
@@ -364,4 +382,23 @@ def prompt_curve(Ms, n: int = 3000, p: float = 0.2, seed: int = 0, device=None) 
 @experiment(plot=plot_prompt_curve)
 def jghm_prompts(scale: str | None = None, seed: int = 0, device=None) -> PromptCurve:
     """Zero-shot risk against the number of prompts M with the exact CLIP score, and its a + b/M fit."""
-    return prompt_curve(**PROMPT_SCALES[resolve_scale(scale)], seed=seed, device=device)
+    settings = PromptCurveSettings.for_scale(scale)
+    return prompt_curve(settings.Ms, n=settings.n, seed=seed, device=device)
+
+
+# --- chapter settings: the scale-dependent numbers a chapter's own cells use ------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class JGHMModelChapter(ScaleSettings):
+    """Read by ``book/jghm/model.md``: ``n_samples`` pairs drawn to time the sampler, ``n_bp`` pairs per p for BP."""
+
+    n_samples: int
+    n_bp: int
+
+
+JGHMModelChapter.SCALES = {
+    "quick": JGHMModelChapter(n_samples=10_000, n_bp=300),
+    "book": JGHMModelChapter(n_samples=100_000, n_bp=1500),
+    "full": JGHMModelChapter(n_samples=1_000_000, n_bp=20_000),
+}

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from ..checks import Integer, Probability, Real, constrain
 from . import bp
 from .model import JGHM
 from .risks import TASKS
@@ -19,6 +20,7 @@ TASK_LABELS = {"clip": "CLIP (K = 4)", "zsc": "zero-shot", "cdm": "denoising (su
                "vlm": "next token (per token)"}
 
 
+@constrain(p=Probability(closed_high=False), seed=Integer(0))
 def draw_jghm_state(fig, p: float, seed: int = 0) -> None:
     """Part II widget: one seeded draw of :meth:`JGHM.paper` at flip probability ``p``, and its root posteriors.
 
@@ -90,6 +92,7 @@ def draw_jghm_state(fig, p: float, seed: int = 0) -> None:
     ax_post.legend(fontsize="small", loc="upper left")
 
 
+@constrain(p=Probability(closed_high=False), seed=Integer(0))
 def draw_attention_bp_state(fig, block: int, p: float = 0.3, seed: int = 0) -> None:
     """The state of :func:`bp_as_attention` after ``block`` blocks on one image tree of the paper's model:
     per leaf position, the posterior of the ancestor it holds given the leaves below that ancestor, and the
@@ -155,6 +158,7 @@ def plot_prompt_curve(result: PromptCurve):
     return fig
 
 
+@constrain(sigma=Real(0, closed="neither"), p=Probability(closed_high=False), seed=Integer(0))
 def draw_denoising_state(fig, sigma: float, p: float = 0.2, seed: int = 0) -> None:
     """One image tree seen through Gaussian noise of level ``sigma``: the clean leaves, the noisy values,
     and the BP posterior means from the noise alone and with the paired text (the CDM target)."""

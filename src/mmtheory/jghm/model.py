@@ -26,7 +26,7 @@ import dataclasses
 import numpy as np
 import torch
 
-from ..checks import check_integer, check_probability
+from ..checks import Integer, Probability, check_integer, constrain
 from ..runtime import get_device
 
 MAX_LEAF_CONFIGURATIONS = 100_000
@@ -46,6 +46,7 @@ def _branchings(depth: int, branching) -> list[int]:
     return [check_integer(m, "branching", 1) for m in branching]
 
 
+@constrain(depth=Integer(1), n_symbols=Integer(2), p=Probability(closed_high=False))
 def transition_matrices(depth: int, branching, n_symbols: int, p: float, rng: np.random.RandomState,
                         flip_scale: float = 1.0):
     """One tree's matrices :math:`T_{d,c}`: shape ``(depth, branching, n_symbols, n_symbols)`` for an
@@ -56,18 +57,24 @@ def transition_matrices(depth: int, branching, n_symbols: int, p: float, rng: np
     Draws, layer by layer, one permutation and then ``m_d`` Gaussian matrices from ``rng`` (a legacy
     :class:`numpy.random.RandomState`, the order of the official generator). ``p`` is in [0, 1).
     """
-    check_integer(depth, "depth", 1)
-    check_integer(n_symbols, "n_symbols", 2)
     widths = _branchings(depth, branching)
-    p = check_probability(p, "p", closed_high=False)
+    layers = [(1 - p) * permutation + p * noise
+              for permutation, noise in _draw_ingredients(widths, n_symbols, rng, flip_scale)]
+    return np.stack(layers) if isinstance(branching, (int, np.integer)) else tuple(layers)
+
+
+def _draw_ingredients(widths, n_symbols: int, rng: np.random.RandomState, flip_scale: float = 1.0):
+    r"""Per layer, the permutation :math:`\Pi_d` and the ``m_d`` noise matrices, drawn in the generator's order."""
     layers = []
     for m in widths:
         permutation = np.identity(n_symbols)[rng.permutation(n_symbols)]
         noise = np.stack([_softmax_rows(rng.normal(0.0, flip_scale, (n_symbols, n_symbols))) for _ in range(m)])
-        layers.append((1 - p) * permutation + p * noise)
-    return np.stack(layers) if isinstance(branching, (int, np.integer)) else tuple(layers)
+        layers.append((permutation, noise))
+    return layers
 
 
+@constrain(depth=Integer(1), n_symbols=Integer(2), p=Probability(closed_high=False), seed=Integer(0),
+           p_image=Probability(closed_high=False, none_ok=True))
 def paired_trees(depth: int, branching, n_symbols: int, p: float, seed: int = 42, p_image: float | None = None):
     """The text tree's and the image tree's matrices, drawn in that order from ``RandomState(seed)``.
 
@@ -77,6 +84,25 @@ def paired_trees(depth: int, branching, n_symbols: int, p: float, seed: int = 42
     text = transition_matrices(depth, branching, n_symbols, p, rng)
     image = transition_matrices(depth, branching, n_symbols, p if p_image is None else p_image, rng)
     return text, image
+
+
+@constrain(depth=Integer(1), n_symbols=Integer(2), seed=Integer(0))
+def paired_ingredients(depth: int, branching, n_symbols: int, seed: int = 42) -> dict:
+    r"""The random ingredients of :func:`paired_trees`: ``{(tree, d, c): (Pi_d, softmax(G_{d,c}))}``.
+
+    ``tree`` is ``"text"`` or ``"image"``. These are the draws of {eq}`eq-jghm-transition` from
+    ``RandomState(seed)``, in the order :func:`paired_trees` uses (the text tree first), so that
+    ``paired_trees(..., p)`` has :math:`T_{d,c} = (1-p)\,\Pi_d + p\,\operatorname{softmax}(G_{d,c})` for
+    every ``p``; nothing here depends on ``p``.
+    """
+    widths = _branchings(depth, branching)
+    rng = np.random.RandomState(seed)
+    out = {}
+    for tree in ("text", "image"):
+        for d, (permutation, noise) in enumerate(_draw_ingredients(widths, n_symbols, rng)):
+            for c in range(len(noise)):
+                out[tree, d, c] = (permutation, noise[c])
+    return out
 
 
 def check_tree(T, name: str = "T") -> tuple[np.ndarray, ...]:

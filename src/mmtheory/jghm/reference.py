@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..checks import Integer, Real, constrain
 from ..numerics import logsumexp
 
 
@@ -39,6 +40,7 @@ def _sample_leaves(T, root: int, rng: np.random.Generator) -> list[int]:
     return nodes
 
 
+@constrain(n=Integer(1))
 def sample_reference(T_image, T_text, prior, n: int, rng: np.random.Generator):
     """``n`` draws of (root, image leaves, text leaves) as int arrays ``(n,)``, ``(n, n_im)``, ``(n, n_tx)``."""
     prior = np.asarray(prior, dtype=float)
@@ -94,6 +96,7 @@ def root_posterior_reference(T, leaves_row, prior) -> np.ndarray:
     return _softmax(_log(prior) + root_message_reference(T, leaves_row))
 
 
+@constrain(sigma=Real(0, closed="neither"))
 def denoising_mean_reference(T_image, z_row, text_message, prior, sigma: float) -> np.ndarray:
     r""":math:`\mathbb E[x_{\rm im, leaf} \mid z, x_{\rm tx}]` for every image leaf of ONE sample.
 

@@ -23,7 +23,7 @@ import math
 
 import torch
 
-from ..checks import check_integer
+from ..checks import Device, Integer, OneOf, Real, check_integer, constrain
 from ..runtime import get_device
 from . import bp
 from .model import JGHM
@@ -115,15 +115,12 @@ def _bayes_vlm(data: JGHM, bp_model: JGHM, n: int, gen: torch.Generator) -> torc
     return -torch.log(posterior.gather(2, s.text[:, 1:, None]))[..., 0].mean(-1)
 
 
+@constrain(task=OneOf(*TASKS), n=Integer(2), seed=Integer(0), K=Integer(2), sigma=Real(0, closed="neither"),
+           device=Device())
 def bayes_risk(model: JGHM, task: str, n: int = 2000, seed: int = 0, bp_model: JGHM | None = None,
                K: int = 4, sigma: float = 1.0, device=None) -> Risk:
     """The risk of the BP posterior of ``task`` on ``n`` fresh draws from ``model``: the Bayes risk when
     ``bp_model`` is ``None`` (BP with the true matrices), the misspecified risk otherwise."""
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
-    check_integer(n, "n", 2)
-    if not sigma > 0:
-        raise ValueError(f"sigma must be > 0, got {sigma!r}")
     bp_model = model if bp_model is None else bp_model
     if bp_model.n_symbols != model.n_symbols:
         raise ValueError("bp_model must have as many symbols as model")
@@ -153,10 +150,10 @@ def zero_shot_logits(score_fn, image: torch.Tensor, prompts: torch.Tensor, log_p
         - math.log(M)
 
 
+@constrain(M=Integer(1), leaf=Integer(0), max_draws=Integer(1))
 def draw_prompts(model: JGHM, M: int, generator: torch.Generator, leaf: int = 0, max_draws: int = 10**7) -> torch.Tensor:
     """``M`` texts of every class ``c`` (texts whose label leaf is ``c``), ``(S, M, leaves)``, drawn from
     fresh samples (never the evaluated images' own captions)."""
-    check_integer(M, "M", 1)
     S, drawn = model.n_symbols, 0
     per_class = [[] for _ in range(S)]
     while min(sum(len(t) for t in texts) for texts in per_class) < M:

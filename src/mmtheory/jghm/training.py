@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checks import check_integer
+from ..checks import Device, Real, check_integer, constrain
 from ..runtime import get_device
 from ..train import Optimisation, train
 from . import bp
@@ -224,6 +224,7 @@ def _clip_losses(image_encoder: TreeEncoder, text_encoder: TreeEncoder, model: J
     return losses, (image_penalty + text_penalty if guided else None)
 
 
+@constrain(device=Device())
 def train_clip(model: JGHM, config: TrainConfig, device=None, **encoder_kwargs) -> ClipRun:
     """Train an image and a text :class:`TreeEncoder` (``encoder_kwargs``: ``d``, ``n_layers``, ``n_heads``,
     ``embed_dim``) on the :math:`K`-way CLIP loss of fresh draws from ``model``, plus ``config.guidance`` times
@@ -300,6 +301,7 @@ def _conditioning(encoder, model: JGHM, modality: str, name: str, device, kw: di
     return encoder, {"condition": "embedding", "embed_dim": encoder.embed_dim, **kw}
 
 
+@constrain(sigma=Real(0, closed="neither"), device=Device())
 def train_denoiser(model: JGHM, config: TrainConfig, text_encoder: TreeEncoder | None = None, sigma: float = 1.0,
                    device=None, **kw) -> DenoiserRun:
     """Train a :class:`DenoisingTransformer` (``kw``: ``d``, ``n_layers``, ``n_heads``) to predict the image
@@ -308,8 +310,6 @@ def train_denoiser(model: JGHM, config: TrainConfig, text_encoder: TreeEncoder |
     the raw text leaves when it is ``None`` (joint training). The loss is the squared error summed over leaves."""
     model, config = _check_model(model), _check_config(config)
     _no_guidance(config, "train_denoiser")
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not sigma > 0:
-        raise ValueError(f"sigma must be > 0, got {sigma!r}")
     dev = get_device(device)
     text_encoder, kw = _conditioning(text_encoder, model, "text", "text_encoder", dev, kw)
     denoiser = _built(lambda: DenoisingTransformer(model.n_symbols, model.n_leaves("image"),
@@ -348,6 +348,7 @@ def _next_token_losses(transformer: NextTokenTransformer, image_encoder, image, 
     return F.cross_entropy(logits.transpose(1, 2), text[:, 1:], reduction="none").mean(-1)
 
 
+@constrain(device=Device())
 def train_next_token(model: JGHM, config: TrainConfig, image_encoder: TreeEncoder | None = None, device=None,
                      **kw) -> NextTokenRun:
     """Train a :class:`NextTokenTransformer` (``kw``: ``d``, ``n_layers``, ``n_heads``) on the per-token

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checks import check_integer
+from ..checks import Integer, check_integer, constrain
 from . import bp
 from .model import check_tree
 
@@ -254,6 +254,7 @@ class NextTokenTransformer(nn.Module):
 # --- BP guidance --------------------------------------------------------------------------------------
 
 
+@constrain(n_layers=Integer(1))
 def guidance_targets(T, leaves: torch.Tensor, n_layers: int) -> list[torch.Tensor]:
     r"""The BP targets of blocks :math:`i = 1 .. \min(n_{\rm layers}, L)` of an encoder of tree ``T``.
 
@@ -262,7 +263,6 @@ def guidance_targets(T, leaves: torch.Tensor, n_layers: int) -> list[torch.Tenso
     a message can be :math:`-\infty`). Block 1 is thus asked for the messages of the leaves' parents and
     block :math:`L` for the root's.
     """
-    check_integer(n_layers, "n_layers", 1)
     S = check_tree(T)[0].shape[-1]
     with torch.no_grad():
         h = bp.upward(T, bp.symbol_evidence(leaves, S)).h  # h[d]: (n, nodes at depth d, S)
@@ -301,9 +301,10 @@ def guidance_penalty(hidden: list[torch.Tensor], targets: list[torch.Tensor]) ->
     return total
 
 
+@constrain(n_layers=Integer(1))
 def guided_blocks(T, n_layers: int) -> int:
     """How many blocks of an ``n_layers``-block encoder of tree ``T`` are guided: :math:`\\min(n_{\\rm layers}, L)`."""
-    return min(check_integer(n_layers, "n_layers", 1), len(check_tree(T)))
+    return min(n_layers, len(check_tree(T)))
 
 
 # --- the constructive argument, executed --------------------------------------------------------------

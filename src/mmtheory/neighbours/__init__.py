@@ -13,11 +13,12 @@ from .single_index import (MAX_WIDTH, CHUNK_ELEMENTS, link, SingleIndexTasks, Pr
     evaluate, run_sweep, format_sweep)
 from .metastable import (cluster_labels, metastable_parts, metastable_kernel, stationary_law, top_eigenvectors,
     indicators, cluster_alignment, davis_kahan_bound, spectral_gap, hitting_time, meta_chain)
-from .experiments import (SWEEP_PROTOCOLS, SNRSweep, signal_noise_snr_sweep, sweep_summary, format_sweep_summary,
-    store_sweep_summary, OPTIMIZER_PROTOCOLS, OptimizerComparison, signal_noise_optimizer, single_index_dimension,
-    single_index_rank)
+from .experiments import (SNRSweepSettings, SWEEP_PROTOCOLS, SNRSweep, signal_noise_snr_sweep, sweep_summary,
+    format_sweep_summary, store_sweep_summary, OptimizerSettings, OPTIMIZER_PROTOCOLS, OptimizerComparison,
+    signal_noise_optimizer, SingleIndexSettings, single_index_dimension, single_index_rank,
+    PretrainingInContextChapter)
 from .figures import (plot_snr_sweep, draw_training_state, plot_optimizer_comparison, plot_sweep,
-    draw_prompt_state, draw_metastable_state)
+    draw_prompt_state, draw_metastable_state, plot_singular_thread)
 
 __all__ = ['experiments', 'figures', 'metastable', 'signal_noise', 'single_index', 'PARADIGMS', 'OPTIMIZERS',
     'PretrainConfig', 'evaluation_steps', 'noise_scale', 'features', 'Trajectories', 'pretrain_encoders',
@@ -26,8 +27,9 @@ __all__ = ['experiments', 'figures', 'metastable', 'signal_noise', 'single_index
     'random_directions', 'pretrain_icl', 'top_eigenvector', 'prompt_only_prediction', 'PREDICTORS',
     'SingleIndexSweep', 'evaluate', 'run_sweep', 'format_sweep', 'cluster_labels', 'metastable_parts',
     'metastable_kernel', 'stationary_law', 'top_eigenvectors', 'indicators', 'cluster_alignment',
-    'davis_kahan_bound', 'spectral_gap', 'hitting_time', 'meta_chain', 'SWEEP_PROTOCOLS', 'SNRSweep',
-    'signal_noise_snr_sweep', 'sweep_summary', 'format_sweep_summary', 'store_sweep_summary',
-    'OPTIMIZER_PROTOCOLS', 'OptimizerComparison', 'signal_noise_optimizer', 'single_index_dimension',
-    'single_index_rank', 'plot_snr_sweep', 'draw_training_state', 'plot_optimizer_comparison', 'plot_sweep',
-    'draw_prompt_state', 'draw_metastable_state']
+    'davis_kahan_bound', 'spectral_gap', 'hitting_time', 'meta_chain', 'SNRSweepSettings', 'SWEEP_PROTOCOLS',
+    'SNRSweep', 'signal_noise_snr_sweep', 'sweep_summary', 'format_sweep_summary', 'store_sweep_summary',
+    'OptimizerSettings', 'OPTIMIZER_PROTOCOLS', 'OptimizerComparison', 'signal_noise_optimizer',
+    'SingleIndexSettings', 'single_index_dimension', 'single_index_rank', 'PretrainingInContextChapter',
+    'plot_snr_sweep', 'draw_training_state', 'plot_optimizer_comparison', 'plot_sweep', 'draw_prompt_state',
+    'draw_metastable_state', 'plot_singular_thread']

@@ -9,17 +9,27 @@ import numpy as np
 
 from ..numerics import mean_se
 from ..registry import experiment
-from ..runtime import resolve_scale
+from ..runtime import ScaleSettings
 from .figures import plot_optimizer_comparison, plot_snr_sweep, plot_sweep
 from .signal_noise import OPTIMIZERS, PARADIGMS, PretrainConfig, Trajectories, pretrain_encoders
 from .single_index import SingleIndexSweep, run_sweep
 
-SWEEP_PROTOCOLS = {
-    "quick": dict(config=PretrainConfig(d=100, n=20, m=10, steps=200, evaluations=6, n_test=500),
-                  snrs=(0.1, 0.3), seeds=2),
-    "book": dict(config=PretrainConfig(), snrs=(0.05, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3), seeds=8),
-    "full": dict(config=PretrainConfig(d=1000, steps=2000, n_test=1000),
-                 snrs=(0.04, 0.06, 0.08, 0.1, 0.12, 0.14, 0.16, 0.2, 0.25, 0.3, 0.4), seeds=16),
+
+@dataclasses.dataclass(frozen=True)
+class SNRSweepSettings(ScaleSettings):
+    """For :func:`signal_noise_snr_sweep`: one run's ``config``, the SNRs of modality 1, and the number of seeds."""
+
+    config: PretrainConfig
+    snrs: tuple[float, ...]
+    seeds: int
+
+
+SWEEP_PROTOCOLS = SNRSweepSettings.SCALES = {  # the instances behind SNRSweepSettings.for_scale
+    "quick": SNRSweepSettings(config=PretrainConfig(d=100, n=20, m=10, steps=200, evaluations=6, n_test=500),
+                              snrs=(0.1, 0.3), seeds=2),
+    "book": SNRSweepSettings(config=PretrainConfig(), snrs=(0.05, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3), seeds=8),
+    "full": SNRSweepSettings(config=PretrainConfig(d=1000, steps=2000, n_test=1000),
+                             snrs=(0.04, 0.06, 0.08, 0.1, 0.12, 0.14, 0.16, 0.2, 0.25, 0.3, 0.4), seeds=16),
 }
 
 
@@ -35,10 +45,10 @@ class SNRSweep:
 @experiment(plot=plot_snr_sweep)
 def signal_noise_snr_sweep(scale: str | None = None, seed: int = 0, device=None) -> SNRSweep:
     """Single- vs multi-modal contrastive pre-training across the SNR of modality 1, over seeds."""
-    protocol = SWEEP_PROTOCOLS[resolve_scale(scale)]
-    seeds = range(seed, seed + protocol["seeds"])
-    runs = {p: pretrain_encoders(protocol["snrs"], seeds, p, protocol["config"], device) for p in PARADIGMS}
-    return SNRSweep(config=protocol["config"], **runs)
+    protocol = SNRSweepSettings.for_scale(scale)
+    seeds = range(seed, seed + protocol.seeds)
+    runs = {p: pretrain_encoders(protocol.snrs, seeds, p, protocol.config, device) for p in PARADIGMS}
+    return SNRSweep(config=protocol.config, **runs)
 
 
 def sweep_summary(result: SNRSweep) -> dict:
@@ -97,12 +107,21 @@ def store_sweep_summary(record_path, out_path, note: str = "") -> dict:
     return stored
 
 
-OPTIMIZER_PROTOCOLS = {
-    "quick": dict(config=PretrainConfig(d=100, n=20, m=10, steps=200, evaluations=1, n_test=500),
-                  snrs=(0.2, 0.5), seeds=2),
-    "book": dict(config=PretrainConfig(evaluations=1), snrs=(0.1, 0.2, 0.3, 0.5), seeds=4),
-    "full": dict(config=PretrainConfig(d=1000, steps=3000, evaluations=1, n_test=1000),
-                 snrs=(0.1, 0.15, 0.2, 0.3, 0.4, 0.5), seeds=16),
+@dataclasses.dataclass(frozen=True)
+class OptimizerSettings(ScaleSettings):
+    """For :func:`signal_noise_optimizer`: one run's ``config`` (its optimizer is replaced), SNRs, number of seeds."""
+
+    config: PretrainConfig
+    snrs: tuple[float, ...]
+    seeds: int
+
+
+OPTIMIZER_PROTOCOLS = OptimizerSettings.SCALES = {  # the instances behind OptimizerSettings.for_scale
+    "quick": OptimizerSettings(config=PretrainConfig(d=100, n=20, m=10, steps=200, evaluations=1, n_test=500),
+                               snrs=(0.2, 0.5), seeds=2),
+    "book": OptimizerSettings(config=PretrainConfig(evaluations=1), snrs=(0.1, 0.2, 0.3, 0.5), seeds=4),
+    "full": OptimizerSettings(config=PretrainConfig(d=1000, steps=3000, evaluations=1, n_test=1000),
+                              snrs=(0.1, 0.15, 0.2, 0.3, 0.4, 0.5), seeds=16),
 }
 
 
@@ -122,45 +141,85 @@ class OptimizerComparison:
 @experiment(plot=plot_optimizer_comparison)
 def signal_noise_optimizer(scale: str | None = None, seed: int = 0, device=None) -> OptimizerComparison:
     """Gradient descent against sign-gradient descent, both paradigms, at a few SNRs."""
-    protocol = OPTIMIZER_PROTOCOLS[resolve_scale(scale)]
-    seeds = range(seed, seed + protocol["seeds"])
-    finals = {key: np.empty((len(PARADIGMS), len(OPTIMIZERS), len(protocol["snrs"]), protocol["seeds"]))
+    protocol = OptimizerSettings.for_scale(scale)
+    seeds = range(seed, seed + protocol.seeds)
+    finals = {key: np.empty((len(PARADIGMS), len(OPTIMIZERS), len(protocol.snrs), protocol.seeds))
               for key in ("accuracy", "signal", "noise")}
     for i, paradigm in enumerate(PARADIGMS):
         for j, optimizer in enumerate(OPTIMIZERS):
-            config = dataclasses.replace(protocol["config"], optimizer=optimizer)
-            run = pretrain_encoders(protocol["snrs"], seeds, paradigm, config, device, desc=f"{paradigm}, {optimizer}")
+            config = dataclasses.replace(protocol.config, optimizer=optimizer)
+            run = pretrain_encoders(protocol.snrs, seeds, paradigm, config, device, desc=f"{paradigm}, {optimizer}")
             for key in finals:
                 finals[key][i, j] = getattr(run, key)[..., -1]
-    return OptimizerComparison(config=protocol["config"], paradigms=PARADIGMS, optimizers=OPTIMIZERS,
-                               snrs=np.array(protocol["snrs"], dtype=float), **finals)
+    return OptimizerComparison(config=protocol.config, paradigms=PARADIGMS, optimizers=OPTIMIZERS,
+                               snrs=np.array(protocol.snrs, dtype=float), **finals)
 
 
-_COMMON = {
-    "quick": dict(Ns=(4, 16, 64), m=24, n_prompts=1500, N_pre=64, n_test=400, n_baseline=400, seeds=1),
-    "book": dict(Ns=(4, 8, 16, 32, 64, 128, 256, 512), m=40, n_prompts=3000, N_pre=64, n_test=2000,
-                 n_baseline=500, seeds=3),
-    "full": dict(Ns=(4, 8, 16, 32, 64, 128, 256, 512, 1024), m=48, n_prompts=12_000, N_pre=64, n_test=4000,
-                 n_baseline=2000, seeds=5),
+@dataclasses.dataclass(frozen=True)
+class SingleIndexSettings(ScaleSettings):
+    """For both single-index sweeps: the :func:`run_sweep` budget (``Ns`` to ``seeds``), the ambient ``dimensions``
+    of :func:`single_index_dimension` (at r = 2), and the fixed ``rank_d`` and the ``ranks`` of
+    :func:`single_index_rank`."""
+
+    Ns: tuple[int, ...]
+    m: int
+    n_prompts: int
+    N_pre: int
+    n_test: int
+    n_baseline: int
+    seeds: int
+    dimensions: tuple[int, ...]
+    rank_d: int
+    ranks: tuple[int, ...]
+
+    def budget(self) -> dict:
+        """The keyword arguments of :func:`run_sweep` that both sweeps share."""
+        return {"Ns": self.Ns, "m": self.m, "n_prompts": self.n_prompts, "N_pre": self.N_pre, "n_test": self.n_test,
+                "n_baseline": self.n_baseline, "seeds": self.seeds}
+
+
+SingleIndexSettings.SCALES = {
+    "quick": SingleIndexSettings(Ns=(4, 16, 64), m=24, n_prompts=1500, N_pre=64, n_test=400, n_baseline=400, seeds=1,
+                                 dimensions=(8, 16), rank_d=8, ranks=(1, 2)),
+    "book": SingleIndexSettings(Ns=(4, 8, 16, 32, 64, 128, 256, 512), m=40, n_prompts=3000, N_pre=64, n_test=2000,
+                                n_baseline=500, seeds=3, dimensions=(16, 32, 64, 128), rank_d=32, ranks=(1, 2, 3, 4)),
+    "full": SingleIndexSettings(Ns=(4, 8, 16, 32, 64, 128, 256, 512, 1024), m=48, n_prompts=12_000, N_pre=64,
+                                n_test=4000, n_baseline=2000, seeds=5, dimensions=(16, 32, 64, 128, 256), rank_d=64,
+                                ranks=(1, 2, 3, 4, 6)),
 }
-
-
-_DIMENSIONS = {"quick": (8, 16), "book": (16, 32, 64, 128), "full": (16, 32, 64, 128, 256)}
-
-
-_RANKS = {"quick": (8, (1, 2)), "book": (32, (1, 2, 3, 4)), "full": (64, (1, 2, 3, 4, 6))}
 
 
 @experiment(plot=plot_sweep)
 def single_index_dimension(scale: str | None = None, seed: int = 0, device=None) -> SingleIndexSweep:
     """Single-index ICL: in-context error against N for several ambient d at r = 2, with prompt-only baselines."""
-    scale = resolve_scale(scale)
-    return run_sweep([(d, 2) for d in _DIMENSIONS[scale]], **_COMMON[scale], seed=seed, device=device)
+    settings = SingleIndexSettings.for_scale(scale)
+    return run_sweep([(d, 2) for d in settings.dimensions], **settings.budget(), seed=seed, device=device)
 
 
 @experiment(plot=plot_sweep)
 def single_index_rank(scale: str | None = None, seed: int = 0, device=None) -> SingleIndexSweep:
     """Single-index ICL: in-context error against N for subspace dimensions r at fixed d."""
-    scale = resolve_scale(scale)
-    d, rs = _RANKS[scale]
-    return run_sweep([(d, r) for r in rs], **_COMMON[scale], seed=seed, varied="r", device=device)
+    settings = SingleIndexSettings.for_scale(scale)
+    return run_sweep([(settings.rank_d, r) for r in settings.ranks], **settings.budget(), seed=seed, varied="r",
+                     device=device)
+
+
+# --- chapter settings: the scale-dependent numbers a chapter's own cells use ------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainingInContextChapter(ScaleSettings):
+    """Read by ``book/neighbours/pretraining_in_context.md``: ``d_check`` and ``n_check`` (dimension and prompts of
+    the moment check), ``n_moment`` (prompts of the one-step picture), ``m_ex`` (the width m in the N_pre exercise)."""
+
+    d_check: int
+    n_check: int
+    n_moment: int
+    m_ex: int
+
+
+PretrainingInContextChapter.SCALES = {
+    "quick": PretrainingInContextChapter(d_check=16, n_check=500, n_moment=500, m_ex=16),
+    "book": PretrainingInContextChapter(d_check=64, n_check=3000, n_moment=2000, m_ex=40),
+    "full": PretrainingInContextChapter(d_check=128, n_check=10_000, n_moment=5000, m_ex=48),
+}

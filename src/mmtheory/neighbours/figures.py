@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..checks import Integer, Probability, constrain
 from ..numerics import mean_se
 from .metastable import cluster_alignment, indicators, metastable_kernel, spectral_gap, top_eigenvectors
 from .single_index import PREDICTORS, SingleIndexSweep
@@ -159,6 +160,9 @@ def _embedding(V: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return V @ (U @ Wt)
 
 
+@constrain(K=Integer(2, label="the number of clusters"), s=Integer(1, label="the states per cluster"),
+           eps=Probability(closed_high=False, label="the inter-cluster probability"), seed=Integer(0),
+           n_show=Integer(1))
 def draw_metastable_state(fig, K: int, s: int, eps: float, seed: int = 0, n_show: int = 12) -> None:
     """Chapter figure: the kernel, its spectrum with the top ``K`` marked, and the states in the top eigenspace."""
     from ..viz import PALETTE
@@ -187,3 +191,37 @@ def draw_metastable_state(fig, K: int, s: int, eps: float, seed: int = 0, n_show
             title=f"states in the top eigenspace\nalignment {align:.4f}")
     ax2.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.suptitle(rf"$\varepsilon$ = {eps:g}", fontsize="medium")
+
+
+def plot_singular_thread():
+    """The diagram of Part V's closing chapter: five neighbours whose central object is the top singular
+    subspace of an operator, around Part III's contexture (drawing only, no computation)."""
+    from .. import viz
+
+    fig, ax = viz.new_figure(1, width=9.6, height=4.9)
+    ax.set(xlim=(-1.75, 1.75), ylim=(-0.95, 1.05), aspect="equal")
+    ax.axis("off")
+    hub = ("Part III: contexture", r"top-$d$ singular functions of $T$",
+           r"$(Tg)(x) = E[g(A) \mid X = x]$")
+    spokes = [  # (angle in degrees, colour index, title, object, operator or context)
+        (90, 0, "#4 deep IV features (this page)", r"singular functions of $E[\,\cdot \mid Z]$",
+         "context: the instrument Z"),
+        (18, 1, "#7 pretrained ICL (Part V, ch. 2)", r"Stage-1 top-$r$ eigenspace of",
+         r"$E[y(xx^\top - I)]$ (Q = 2 links)"),
+        (-54, 2, "#3 metastable CoT (this page)", r"slow eigenvectors of $P$",
+         "context: the next state"),
+        (-126, 3, "#8 outliers (this page)", r"top singular subspace of $W_{\ell+1}$",
+         "outliers live outside it"),
+        (162, 4, "#5 two modalities (Part V, ch. 1)", "signal direction singled out",
+         "by the cross-modal correlation"),
+    ]
+    box = {"boxstyle": "round,pad=0.45", "fc": "white", "lw": 1.6}
+    for angle, c, title, line1, line2 in spokes:
+        x, y = 1.2 * np.cos(np.radians(angle)), 0.92 * np.sin(np.radians(angle))
+        ax.plot([0, x], [0, y], color=viz.PALETTE[c], lw=2.2, zorder=0)
+        ax.text(x, y, f"{title}\n{line1}\n{line2}", ha="center", va="center", fontsize=8.6,
+                bbox={**box, "ec": viz.PALETTE[c]})
+    ax.text(0, 0, "\n".join(hub), ha="center", va="center", fontsize=9.6, fontweight="bold",
+            bbox={**box, "ec": "black", "lw": 2.2, "fc": "#f4f4f4"})
+    ax.set_title("one object, five neighbours: the top singular subspace of an operator")
+    return fig

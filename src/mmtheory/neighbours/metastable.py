@@ -37,16 +37,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import check_integer, check_probability
+from ..checks import Integer, Probability, check_integer, constrain
 from ..numerics import principal_cosines
 
 # --------------------------------------------------------------------------- the kernel
 
 
+@constrain(K=Integer(2, label="the number of clusters"), s=Integer(1, label="the states per cluster"))
 def cluster_labels(K: int, s: int) -> np.ndarray:
     """``labels[x] = x // s``: states ``0..s-1`` form cluster 0, the next ``s`` cluster 1, and so on."""
-    K = check_integer(K, "K (the number of clusters)", 2)
-    s = check_integer(s, "s (the states per cluster)", 1)
     return np.repeat(np.arange(K), s)
 
 
@@ -79,6 +78,8 @@ def _cross_permutation(labels: np.ndarray, rng: np.random.Generator) -> np.ndarr
         pi[x], pi[y] = pi[y], pi[x]
 
 
+@constrain(K=Integer(2, label="the number of clusters"), s=Integer(1, label="the states per cluster"), seed=Integer(0),
+           m=Integer(1, label="the number of cross-cluster permutations"))
 def metastable_parts(K: int, s: int, seed: int = 0, m: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""The two pieces of the kernel: ``(B, S, labels)`` (module docstring), for ``K*s`` states.
 
@@ -88,7 +89,6 @@ def metastable_parts(K: int, s: int, seed: int = 0, m: int = 2) -> tuple[np.ndar
     """
     labels = cluster_labels(K, s)
     K, s = int(K), int(s)
-    m = check_integer(m, "m (the number of cross-cluster permutations)", 1)
     rng = np.random.default_rng(seed)
     n = labels.size
     B = np.zeros((n, n))
@@ -103,6 +103,9 @@ def metastable_parts(K: int, s: int, seed: int = 0, m: int = 2) -> tuple[np.ndar
     return B, S, labels
 
 
+@constrain(K=Integer(2, label="the number of clusters"), s=Integer(1, label="the states per cluster"),
+           eps=Probability(closed_high=False, label="the inter-cluster probability"), seed=Integer(0),
+           m=Integer(1, label="the number of cross-cluster permutations"))
 def metastable_kernel(K: int, s: int, eps: float, seed: int = 0, m: int = 2) -> tuple[np.ndarray, np.ndarray]:
     r"""The transition matrix :math:`P = (1-\varepsilon)B + \varepsilon S` (module docstring) and the labels.
 
@@ -113,8 +116,6 @@ def metastable_kernel(K: int, s: int, eps: float, seed: int = 0, m: int = 2) -> 
     depend only on ``(K, s, seed, m)``, so a sweep over ``eps`` with one seed moves along one segment
     of kernels. Every state leaves its cluster with probability exactly ``eps``.
     """
-    cluster_labels(K, s)  # validates K and s before eps, so the first bad argument is the one named
-    eps = check_probability(eps, "eps (the inter-cluster probability)", closed_high=False)
     B, S, labels = metastable_parts(K, s, seed, m)
     return (1 - eps) * B + eps * S, labels
 
@@ -151,6 +152,7 @@ def stationary_law(P) -> np.ndarray:
     return pi
 
 
+@constrain(k=Integer(1))
 def top_eigenvectors(P, k: int, pi=None) -> tuple[np.ndarray, np.ndarray]:
     r"""The ``k`` largest eigenvalues of a **reversible** ``P`` and their right eigenvectors.
 
@@ -246,6 +248,7 @@ def davis_kahan_bound(P, labels, pi=None) -> float:
     return float(np.linalg.norm(R, 2) / gap) if gap > 0 else float("inf")
 
 
+@constrain(K=Integer(1))
 def spectral_gap(values, K: int) -> float:
     r"""The gap :math:`\lambda_K - \lambda_{K+1}` after the :math:`K`-th eigenvalue (``values`` descending)."""
     values = np.asarray(values, dtype=float)

@@ -38,7 +38,7 @@ import math
 import numpy as np
 import torch
 
-from ..checks import check_integer, check_positive
+from ..checks import Device, Integer, OneOf, check_integer, check_positive, constrain
 from ..numerics import ridge_predict
 from ..runtime import get_device, progress
 from ..sufficiency.contrastive import info_nce_loss
@@ -84,6 +84,7 @@ class PretrainConfig:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
 
 
+@constrain(steps=Integer(1), evaluations=Integer(1))
 def evaluation_steps(steps: int, evaluations: int) -> np.ndarray:
     """Step 0 and ``evaluations`` steps log-spaced from 1 to ``steps`` (only ``steps`` if ``evaluations = 1``)."""
     if evaluations == 1:
@@ -91,12 +92,12 @@ def evaluation_steps(steps: int, evaluations: int) -> np.ndarray:
     return np.unique(np.r_[0, np.round(np.geomspace(1, steps, evaluations)).astype(int)])
 
 
+@constrain(d=Integer(2))
 def noise_scale(snr, d: int):
     """:math:`\\sigma = \\|\\mu\\| / (\\mathrm{SNR}\\sqrt d)` with :math:`\\|\\mu\\| = 1`; ``snr`` a number or a tensor of them.
 
     Implements {eq}`eq-signal-noise`
     """
-    d = check_integer(d, "d", 2)
     if not bool(torch.all(torch.isfinite(torch.as_tensor(snr))) and torch.all(torch.as_tensor(snr) > 0)):
         raise ValueError(f"snr must be positive and finite, got {snr!r}")
     return 1.0 / (snr * math.sqrt(d))
@@ -187,14 +188,13 @@ def _coefficients(W, xi) -> tuple[np.ndarray, np.ndarray]:
     return signal.cpu().numpy(), noise.cpu().numpy()
 
 
+@constrain(paradigm=OneOf(*PARADIGMS), device=Device())
 def pretrain_encoders(snrs, seeds, paradigm: str, config: PretrainConfig = PretrainConfig(), device=None,
              desc: str | None = None) -> Trajectories:
     """Train the modality-1 encoder by ``paradigm`` for every SNR in ``snrs`` and every seed, as one batch.
 
     Implements {eq}`eq-signal-noise`
     """
-    if paradigm not in PARADIGMS:
-        raise ValueError(f"paradigm must be one of {PARADIGMS}, got {paradigm!r}")
     snrs = _check_snrs(snrs)
     seeds = [check_integer(s, "seed", 0) for s in np.atleast_1d(seeds)]
     dev = get_device(device)

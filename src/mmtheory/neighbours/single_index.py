@@ -46,7 +46,7 @@ import math
 import numpy as np
 import torch
 
-from ..checks import check_integer, check_positive
+from ..checks import Device, Integer, OneOf, Positive, check_integer, check_positive, constrain
 from ..numerics import mean_se
 from ..runtime import get_device, progress
 
@@ -119,13 +119,12 @@ class Prompts:
     beta: torch.Tensor
 
 
+@constrain(n=Integer(1, note="the number of prompts"), N=Integer(1, note="the prompt length"))
 def sample_prompts(tasks: SingleIndexTasks, U: torch.Tensor, n: int, N: int, generator: torch.Generator) -> Prompts:
     r"""``n`` prompts of ``N`` examples, each with its own :math:`\beta = Uc/\|c\|`, on ``U``'s device.
 
     Implements {eq}`eq-single-index`
     """
-    n = check_integer(n, "n", 1, note="the number of prompts")
-    N = check_integer(N, "N", 1, note="the prompt length")
     if tuple(U.shape) != (tasks.d, tasks.r):
         raise ValueError(f"U must have shape (d, r) = {(tasks.d, tasks.r)}, got {tuple(U.shape)}")
     kw = dict(generator=generator, device=U.device, dtype=PROMPT_DTYPE)
@@ -162,6 +161,7 @@ def moment_matrix(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return ((x * y[:, None]).T @ x).to(DTYPE) / y.numel() - y.to(DTYPE).mean() * eye
 
 
+@constrain(r=Integer(1))
 def learned_subspace(M: torch.Tensor, r: int) -> torch.Tensor:
     """The top-``r`` eigenvectors of the symmetric matrix ``M`` (by eigenvalue, not magnitude), as columns."""
     r = check_integer(r, "r", 1, M.shape[0], note="at most the size of M")
@@ -190,10 +190,10 @@ def solve_gamma(gram: torch.Tensor, rhs: torch.Tensor, count: int, ridge: float)
     return torch.linalg.solve(gram / count + ridge * eye, rhs / count).reshape(m, m)
 
 
+@constrain(ridge=Positive(allow_zero=True))
 def fit_gamma(phi_q: torch.Tensor, context: torch.Tensor, targets: torch.Tensor, ridge: float = 1e-3) -> torch.Tensor:
     """Ridge regression of ``targets`` on :func:`design_rows`, in float64 and in memory (:func:`pretrain_icl` does
     the same in chunks)."""
-    ridge = check_positive(ridge, "ridge", allow_zero=True)
     Z, targets = design_rows(phi_q.to(DTYPE), context.to(DTYPE)), targets.to(DTYPE)
     return solve_gamma(Z.T @ Z, Z.T @ targets, targets.numel(), ridge)
 
@@ -235,6 +235,7 @@ class PretrainedICL:
         return ((self.features(xq).to(DTYPE) @ self.gamma) * self.context(x, y)).sum(-1)
 
 
+@constrain(r=Integer(1), m=Integer(1))
 def random_directions(r: int, m: int, generator: torch.Generator, device=None) -> tuple[torch.Tensor, torch.Tensor]:
     """``m`` unit rows uniform on the sphere of :math:`\\mathbb R^r` (``G``), and biases uniform on [-1, 1]."""
     kw = dict(generator=generator, device=device, dtype=DTYPE)
@@ -242,6 +243,9 @@ def random_directions(r: int, m: int, generator: torch.Generator, device=None) -
     return G / G.norm(dim=1, keepdim=True), 2 * torch.rand(m, **kw) - 1
 
 
+@constrain(m=Integer(1, MAX_WIDTH, note=f"the width; the ridge Gram matrix for Gamma has m^2 x m^2 entries, {MAX_WIDTH ** 4:,} at m = {MAX_WIDTH}"),
+           n_prompts=Integer(1, note="pretraining prompts per stage"),
+           N_pre=Integer(1, note="the pretraining prompt length"), ridge=Positive(allow_zero=True), seed=Integer(0))
 def pretrain_icl(tasks: SingleIndexTasks, U: torch.Tensor, m: int = 40, n_prompts: int = 3000, N_pre: int = 64,
              ridge: float = 1e-3, seed: int = 0) -> PretrainedICL:
     r"""Both stages, each on ``n_prompts`` fresh prompts of length ``N_pre`` (on ``U``'s device, in chunks).
@@ -252,11 +256,6 @@ def pretrain_icl(tasks: SingleIndexTasks, U: torch.Tensor, m: int = 40, n_prompt
     ``ridge`` added to the normalised Gram :math:`Z^\top Z/n`. ``m`` is at most 64: the Gram matrix of
     the :math:`m^2` unknowns has :math:`m^4` entries.
     """
-    m = check_integer(m, "m", 1, MAX_WIDTH, note=f"the width; the ridge Gram matrix for Gamma has m^2 x m^2 "
-                                                 f"entries, {MAX_WIDTH ** 4:,} at m = {MAX_WIDTH}")
-    n_prompts = check_integer(n_prompts, "n_prompts", 1, note="pretraining prompts per stage")
-    N_pre = check_integer(N_pre, "N_pre", 1, note="the pretraining prompt length")
-    ridge = check_positive(ridge, "ridge", allow_zero=True)
     gen = torch.Generator(device=U.device).manual_seed(seed)
     kw = dict(device=U.device, dtype=DTYPE)
     M = torch.zeros(tasks.d, tasks.d, **kw)
@@ -371,6 +370,7 @@ class SingleIndexSweep:
         return int(hits[0])
 
 
+@constrain(n_test=Integer(2), seed=Integer(0), n_baseline=Integer(2, none_ok=True), n_stored=Integer(0))
 def evaluate(model: PretrainedICL, tasks: SingleIndexTasks, U: torch.Tensor, Ns, n_test: int, seed: int,
              n_baseline: int | None = None, n_stored: int = 0) -> tuple[dict, dict]:
     """Mean squared errors against the clean target at each prompt length in ``Ns``.
@@ -414,6 +414,12 @@ def evaluate(model: PretrainedICL, tasks: SingleIndexTasks, U: torch.Tensor, Ns,
     return {key: sums[key] / counts[key] for key in PREDICTORS}, stored
 
 
+@constrain(m=Integer(1, MAX_WIDTH, note=f"the width; the ridge Gram matrix for Gamma has m^2 x m^2 entries, {MAX_WIDTH ** 4:,} at m = {MAX_WIDTH}"),
+           n_prompts=Integer(1, note="pretraining prompts per stage"),
+           N_pre=Integer(1, note="the pretraining prompt length"),
+           n_test=Integer(2, note="test prompts per prompt length"), n_baseline=Integer(2, none_ok=True),
+           seeds=Integer(1), noise=Positive(allow_zero=True), ridge=Positive(allow_zero=True), seed=Integer(0),
+           n_stored=Integer(0), varied=OneOf("d", "r"), device=Device())
 def run_sweep(configs, Ns=(4, 8, 16, 32, 64, 128, 256, 512), m: int = 40, n_prompts: int = 3000, N_pre: int = 64,
               n_test: int = 2000, n_baseline: int = 500, seeds: int = 3, noise: float = 0.1, ridge: float = 1e-3,
               seed: int = 0, n_stored: int = 200, varied: str = "d", device=None) -> SingleIndexSweep:
@@ -424,15 +430,11 @@ def run_sweep(configs, Ns=(4, 8, 16, 32, 64, 128, 256, 512), m: int = 40, n_prom
     gets the same draws in every sweep. ``varied`` (``"d"`` or ``"r"``) names the parameter that the rows
     differ in, for plots and :meth:`SingleIndexSweep.row`.
     """
-    if varied not in ("d", "r"):
-        raise ValueError(f"varied must be 'd' or 'r', got {varied!r}")
     dev = get_device(device)
     configs = [SingleIndexTasks(int(d), int(r), noise) for d, r in configs]
     if not configs:
         raise ValueError("configs must hold at least one (d, r) pair")
     Ns = np.array([check_integer(N, "Ns entries", 1, note="prompt lengths") for N in Ns])
-    seeds = check_integer(seeds, "seeds", 1)
-    n_test = check_integer(n_test, "n_test", 2, note="test prompts per prompt length")
     n_baseline = check_integer(n_baseline, "n_baseline", 2, n_test, note="at most n_test")
     n_stored = min(check_integer(n_stored, "n_stored", 0), n_baseline)
     C, K = len(configs), Ns.size

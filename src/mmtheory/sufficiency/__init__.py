@@ -14,7 +14,8 @@ from .encoders import (encode, encode_both, sufficiency_kl, sufficiency_informat
 from .downstream import (label_channel, bayes_label_posterior, zero_shot_posterior, draw_prompts,
     cross_entropy_risk, denoising_excess, next_token_excess)
 from .experiments import (PMIRecoveryConfig, PMIRecoveryResult, pmi_recovery, SuffVsExcessConfig,
-    SuffVsExcessResult, suff_vs_excess, ZeroShotConfig, ZeroShotResult, zero_shot)
+    SuffVsExcessResult, suff_vs_excess, ZeroShotConfig, ZeroShotResult, zero_shot, CLIPRiskChapter,
+    SufficientStatisticsChapter)
 from .figures import (draw_gaussian_joint_state, plot_pmi_recovery, draw_pmi_recovery_state,
     draw_risk_profile_state, plot_suff_vs_excess, draw_coarsening_state, plot_zero_shot, draw_zero_shot_state,
     draw_denoising_state)
@@ -28,6 +29,7 @@ __all__ = ['contrastive', 'downstream', 'encoders', 'experiments', 'figures', 'j
     'sufficiency_contrastive', 'prefix_encoder', 'block_encoder', 'label_channel', 'bayes_label_posterior',
     'zero_shot_posterior', 'draw_prompts', 'cross_entropy_risk', 'denoising_excess', 'next_token_excess',
     'PMIRecoveryConfig', 'PMIRecoveryResult', 'pmi_recovery', 'SuffVsExcessConfig', 'SuffVsExcessResult',
-    'suff_vs_excess', 'ZeroShotConfig', 'ZeroShotResult', 'zero_shot', 'draw_gaussian_joint_state',
-    'plot_pmi_recovery', 'draw_pmi_recovery_state', 'draw_risk_profile_state', 'plot_suff_vs_excess',
-    'draw_coarsening_state', 'plot_zero_shot', 'draw_zero_shot_state', 'draw_denoising_state']
+    'suff_vs_excess', 'ZeroShotConfig', 'ZeroShotResult', 'zero_shot', 'CLIPRiskChapter',
+    'SufficientStatisticsChapter', 'draw_gaussian_joint_state', 'plot_pmi_recovery', 'draw_pmi_recovery_state',
+    'draw_risk_profile_state', 'plot_suff_vs_excess', 'draw_coarsening_state', 'plot_zero_shot',
+    'draw_zero_shot_state', 'draw_denoising_state']

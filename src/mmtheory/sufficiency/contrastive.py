@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checks import check_integer
+from ..checks import Device, Integer, OneOf, Positive, check_integer, constrain
 from ..numerics import logsumexp
 from ..runtime import get_device
 from ..train import Optimisation, train
@@ -46,11 +46,6 @@ def info_nce_loss(scores: torch.Tensor) -> torch.Tensor:
     rows = F.cross_entropy(flat.reshape(-1, B), target, reduction="none")
     cols = F.cross_entropy(flat.transpose(1, 2).reshape(-1, B), target, reduction="none")
     return (rows + cols).reshape(*batch, B).mean(-1)
-
-
-def _check_direction(direction: str) -> None:
-    if direction not in ("both", "x_to_y", "y_to_x"):
-        raise ValueError(f"direction must be 'both', 'x_to_y' or 'y_to_x', got {direction!r}")
 
 
 def _check_score(score, P) -> tuple[np.ndarray, np.ndarray]:
@@ -85,6 +80,7 @@ def distance_to_pmi(score, P) -> float:
     return float(np.sqrt(np.sum(P[mask] * gap**2)))
 
 
+@constrain(direction=OneOf("both", "x_to_y", "y_to_x"))
 def excess_risk_large_batch(score, P, direction: str = "both") -> float:
     r"""Excess of the symmetric loss over its minimum as the batch grows, :math:`B \to \infty`.
 
@@ -100,7 +96,6 @@ def excess_risk_large_batch(score, P, direction: str = "both") -> float:
     which is zero exactly when :math:`s = \operatorname{pmi} + c` on the support (for a law with full support).
     ``direction="x_to_y"`` or ``"y_to_x"`` returns one of the two terms.
     """
-    _check_direction(direction)
     score, P = _check_score(score, P)
     px, py = P.sum(axis=1), P.sum(axis=0)
     mask = P > 0
@@ -145,6 +140,8 @@ def _one_direction_exact(score: np.ndarray, P: np.ndarray, K: int) -> float:
     return float(np.sum(P[mask] * ((log_total @ prob)[mask] - score[mask])))
 
 
+@constrain(K=Integer(2, note="one positive and at least one negative"), direction=OneOf("both", "x_to_y", "y_to_x"),
+           max_terms=Integer(1))
 def clip_risk_exact(score, P, K: int, direction: str = "both", max_terms: int = 20_000_000) -> float:
     r"""The :math:`K`-sample contrastive risk of a score table, both directions summed, exactly.
 
@@ -163,8 +160,6 @@ def clip_risk_exact(score, P, K: int, direction: str = "both", max_terms: int = 
     ``direction="x_to_y"`` or ``"y_to_x"`` returns one of the two terms.
     """
     score, P = _check_score(score, P)
-    K = _check_k(K)
-    _check_direction(direction)
     from math import comb
 
     for n_other, n_anchor in ((P.shape[1], P.shape[0]), (P.shape[0], P.shape[1])):
@@ -177,6 +172,8 @@ def clip_risk_exact(score, P, K: int, direction: str = "both", max_terms: int = 
     return x_to_y + y_to_x
 
 
+@constrain(K=Integer(2, note="one positive and at least one negative"), n=Integer(2),
+           convention=OneOf("iid", "in_batch"), seed=Integer(0), chunk=Integer(1))
 def monte_carlo_losses(scores: list[np.ndarray], P: np.ndarray, K: int, n: int, convention: str,
                         seed: int, chunk: int = 20_000) -> np.ndarray:
     """Per-anchor (``iid``) or per-batch (``in_batch``) losses of every score on the same draws, ``(len(scores), n)``."""
@@ -206,13 +203,8 @@ def monte_carlo_losses(scores: list[np.ndarray], P: np.ndarray, K: int, n: int, 
     return out
 
 
-def _check_monte_carlo(K, n, convention) -> int:
-    if convention not in ("iid", "in_batch"):
-        raise ValueError(f"convention must be 'iid' or 'in_batch', got {convention!r}")
-    check_integer(n, "n", 2)
-    return _check_k(K)
-
-
+@constrain(K=Integer(2, note="one positive and at least one negative"), n=Integer(2),
+           convention=OneOf("iid", "in_batch"), seed=Integer(0))
 def clip_risk_monte_carlo(score, P, K: int, n: int = 100_000, convention: str = "iid",
                           seed: int = 0) -> tuple[float, float]:
     """Monte Carlo estimate of :func:`clip_risk_exact` and its standard error, under either batch convention.
@@ -224,18 +216,18 @@ def clip_risk_monte_carlo(score, P, K: int, n: int = 100_000, convention: str = 
     independent anchors (``iid``) or batches (``in_batch``).
     """
     score, P = _check_score(score, P)
-    K = _check_monte_carlo(K, n, convention)
     values = monte_carlo_losses([score], P, K, n, convention, seed)[0]
     return float(values.mean()), float(values.std(ddof=1) / np.sqrt(n))
 
 
+@constrain(K=Integer(2, note="one positive and at least one negative"), n=Integer(2),
+           convention=OneOf("iid", "in_batch"), seed=Integer(0))
 def clip_excess_monte_carlo(score, reference, P, K: int, n: int = 100_000, convention: str = "iid",
                             seed: int = 0) -> tuple[float, float]:
     """:math:`R_K(s) - R_K(s_{\\rm ref})` and its standard error, both risks on the same draws
     (common random numbers make the difference far more precise than either risk)."""
     score, P = _check_score(score, P)
     reference, _ = _check_score(reference, P)
-    K = _check_monte_carlo(K, n, convention)
     values = monte_carlo_losses([score, reference], P, K, n, convention, seed)
     gap = values[0] - values[1]
     return float(gap.mean()), float(gap.std(ddof=1) / np.sqrt(n))
@@ -252,6 +244,9 @@ class ScoreFit:
     mi_lower_bound: float
 
 
+@constrain(steps=Integer(1), batch=Integer(2), lr=Positive(note="the learning rate"), record_every=Integer(1),
+           seed=Integer(0), device=Device(), eval_batches=Integer(1), convention=OneOf("in_batch", "iid"),
+           K=Integer(2, none_ok=True, note="one positive and at least one negative"))
 def fit_score_table(
     P,
     steps: int = 1500,
@@ -280,12 +275,7 @@ def fit_score_table(
     :math:`h(E(x), y)`: a score that sees the image only through its code.
     """
     P = validate_joint(P)
-    for arg, value, low in (("steps", steps, 1), ("batch", batch, 2), ("record_every", record_every, 1),
-                            ("eval_batches", eval_batches, 1)):
-        check_integer(value, arg, low)
     settings = Optimisation(steps, lr)
-    if convention not in ("in_batch", "iid"):
-        raise ValueError(f"convention must be 'in_batch' or 'iid', got {convention!r}")
     if convention == "iid":
         K = _check_k(K)
     elif K is not None and K != batch:

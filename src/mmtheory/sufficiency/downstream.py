@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import check_integer
+from ..checks import Integer, Positive, constrain
 from .encoders import encode, sufficiency_information
 from .joint import conditional, entropy, validate_encoder, validate_joint
 
 
+@constrain(n_classes=Integer(1, none_ok=True))
 def label_channel(labels, n_classes: int | None = None) -> np.ndarray:
     """The deterministic channel :math:`p(c \\mid y) = 1\\{c = \\text{labels}[y]\\}` as a row-stochastic matrix."""
     labels = validate_encoder(labels, len(np.asarray(labels)), name="labels")
@@ -71,9 +72,9 @@ def zero_shot_posterior(score, P, channel, prompts=None) -> np.ndarray:
     return weights / weights.sum(axis=1, keepdims=True)
 
 
+@constrain(M=Integer(1, note="prompts per class"))
 def draw_prompts(P, channel, M: int, rng: np.random.Generator) -> np.ndarray:
     """``M`` prompts per class, :math:`y \\sim P(y \\mid c) \\propto P(y)\\, p(c \\mid y)`, shape ``(n_classes, M)``."""
-    check_integer(M, "M", 1, note="prompts per class")
     P = validate_joint(P)
     text_given_class = (P.sum(axis=0)[:, None] * _check_channel(P, channel)).T
     text_given_class /= text_given_class.sum(axis=1, keepdims=True)
@@ -89,6 +90,7 @@ def cross_entropy_risk(posterior, P, channel) -> float:
         return float(-np.sum(joint_xc[mask] * np.log(np.asarray(posterior)[mask])))
 
 
+@constrain(sigma=Positive(), n_grid=Integer(2))
 def denoising_excess(P, x_values, encoder, sigma: float = 1.0, n_grid: int = 4001) -> tuple[float, float]:
     r"""Excess x0-prediction risk of conditioning on :math:`E(y)` instead of :math:`y`, and its bound.
 
@@ -103,8 +105,6 @@ def denoising_excess(P, x_values, encoder, sigma: float = 1.0, n_grid: int = 400
     x_values = np.asarray(x_values, dtype=float)
     if x_values.shape != (P.shape[0],):
         raise ValueError(f"x_values must give one real value per image value ({P.shape[0]}), got {x_values.shape}")
-    if not (np.isscalar(sigma) and sigma > 0):
-        raise ValueError(f"sigma must be positive, got {sigma!r}")
     enc = validate_encoder(encoder, P.shape[1])
     z = np.linspace(x_values.min() - 10 * sigma, x_values.max() + 10 * sigma, n_grid)
     phi = np.exp(-((z[:, None] - x_values[None, :]) ** 2) / (2 * sigma**2)) / np.sqrt(2 * np.pi * sigma**2)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import check_integer
+from ..checks import Integer, OneOf, check_integer, constrain
 from .contrastive import excess_risk_large_batch
 from .joint import conditional, conditional_kl, mutual_information, pmi, validate_encoder, validate_joint
 
@@ -37,6 +37,7 @@ def _oriented(P, encoder, axis: int) -> tuple[np.ndarray, np.ndarray]:
     return P, validate_encoder(encoder, P.shape[0])
 
 
+@constrain(axis=OneOf(0, 1))
 def encode(P, encoder, axis: int = 0) -> np.ndarray:
     """The joint law of the code and the other modality: :math:`P(E(X) = e, Y = y)` (``axis=0``).
 
@@ -53,6 +54,7 @@ def encode_both(P, image_encoder, text_encoder) -> np.ndarray:
     return encode(encode(P, image_encoder, axis=0), text_encoder, axis=1)
 
 
+@constrain(axis=OneOf(0, 1))
 def sufficiency_kl(P, encoder, axis: int = 0) -> float:
     """:math:`\\mathbb E_X \\mathrm{KL}(P(Y \\mid X) \\| P(Y \\mid E(X)))`: the conditional-KL form.
 
@@ -63,6 +65,7 @@ def sufficiency_kl(P, encoder, axis: int = 0) -> float:
     return conditional_kl(P_rows, given_code)
 
 
+@constrain(axis=OneOf(0, 1))
 def sufficiency_information(P, encoder, axis: int = 0) -> float:
     """:math:`I(X; Y) - I(E(X); Y)`: the information-loss form.
 
@@ -72,6 +75,7 @@ def sufficiency_information(P, encoder, axis: int = 0) -> float:
     return mutual_information(P_rows) - mutual_information(encode(P_rows, enc))
 
 
+@constrain(axis=OneOf(0, 1))
 def variational_objective(P, encoder, Q, axis: int = 0) -> float:
     """:math:`\\mathbb E_X \\mathrm{KL}(P(Y \\mid X) \\| Q(Y \\mid E(X)))` for a kernel ``Q`` (rows: codes).
 
@@ -86,6 +90,7 @@ def variational_objective(P, encoder, Q, axis: int = 0) -> float:
     return conditional_kl(P_rows, Q[enc])
 
 
+@constrain(axis=OneOf(0, 1))
 def sufficiency_variational(P, encoder, axis: int = 0) -> float:
     """The variational form at its minimiser :math:`Q = P(Y \\mid E)`.
 
@@ -95,6 +100,7 @@ def sufficiency_variational(P, encoder, axis: int = 0) -> float:
     return variational_objective(P_rows, enc, conditional(encode(P_rows, enc)))
 
 
+@constrain(axis=OneOf(0, 1))
 def factoring_score(P, encoder, axis: int = 0) -> np.ndarray:
     """The best score that sees the encoded side only through its code: :math:`\\log P(y \\mid E(x)) / P(y)`.
 
@@ -108,6 +114,7 @@ def factoring_score(P, encoder, axis: int = 0) -> np.ndarray:
     return score if axis == 0 else score.T
 
 
+@constrain(axis=OneOf(0, 1))
 def sufficiency_contrastive(P, encoder, axis: int = 0) -> float:
     """The contrastive form: the one-direction large-batch excess risk of :func:`factoring_score`.
 
@@ -118,18 +125,17 @@ def sufficiency_contrastive(P, encoder, axis: int = 0) -> float:
     return excess_risk_large_batch(score, P, direction="x_to_y" if axis == 0 else "y_to_x")
 
 
+@constrain(n_symbols=Integer(2), n_leaves=Integer(1), k=Integer(0))
 def prefix_encoder(n_symbols: int, n_leaves: int, k: int) -> np.ndarray:
     """Encoder of a leaf configuration (index in base ``n_symbols``, first leaf most significant)
     that keeps only its first ``k`` leaves."""
-    check_integer(n_symbols, "n_symbols", 2)
-    check_integer(n_leaves, "n_leaves", 1)
     check_integer(k, "k", 0, n_leaves)
     return np.arange(n_symbols**n_leaves) // n_symbols ** (n_leaves - k)
 
 
+@constrain(n=Integer(1), n_cells=Integer(1))
 def block_encoder(n: int, n_cells: int) -> np.ndarray:
     """Coarsen ``range(n)`` into ``n_cells`` blocks of neighbouring values (sizes differing by at most one)."""
-    check_integer(n, "n", 1)
     check_integer(n_cells, "n_cells", 1, n)
     return (np.arange(n) * n_cells) // n
 

@@ -9,7 +9,7 @@ import numpy as np
 from ..jghm.model import TinyTree
 from ..numerics import fit_inverse_m
 from ..registry import experiment
-from ..runtime import resolve_scale
+from ..runtime import ScaleSettings
 from .contrastive import align_to_pmi, excess_risk_large_batch, fit_score_table, monte_carlo_losses
 from .downstream import bayes_label_posterior, cross_entropy_risk, draw_prompts, label_channel, zero_shot_posterior
 from .encoders import factoring_score, prefix_encoder, sufficiency_information
@@ -18,7 +18,7 @@ from .joint import gaussian_joint, mutual_information, pmi
 
 
 @dataclasses.dataclass(frozen=True)
-class PMIRecoveryConfig:
+class PMIRecoveryConfig(ScaleSettings):
     """Grid of correlations, table size and training budget for :func:`pmi_recovery`."""
 
     n: int = 8
@@ -28,14 +28,13 @@ class PMIRecoveryConfig:
     lr: float = 0.1
     record_every: int = 25
 
-    @classmethod
-    def for_scale(cls, scale: str | None = None) -> "PMIRecoveryConfig":
-        scale = resolve_scale(scale)
-        if scale == "quick":
-            return cls(rhos=(0.0, 0.5, 0.9), steps=300, batch=128)
-        if scale == "full":
-            return cls(n=12, rhos=tuple(np.round(np.linspace(0.0, 0.95, 20), 2)), steps=20000, batch=1024, lr=0.05)
-        return cls()
+
+PMIRecoveryConfig.SCALES = {
+    "quick": PMIRecoveryConfig(rhos=(0.0, 0.5, 0.9), steps=300, batch=128),
+    "book": PMIRecoveryConfig(),
+    "full": PMIRecoveryConfig(n=12, rhos=tuple(np.round(np.linspace(0.0, 0.95, 20), 2)), steps=20000, batch=1024,
+                              lr=0.05),
+}
 
 
 @dataclasses.dataclass
@@ -79,17 +78,19 @@ def pmi_recovery(scale: str | None = None, seed: int = 0, device=None) -> PMIRec
 
 
 @dataclasses.dataclass(frozen=True)
-class SuffVsExcessConfig:
+class SuffVsExcessConfig(ScaleSettings):
     """A tiny JGHM (exactly enumerable) and the Monte Carlo budget for the finite-K excess risks."""
 
     tree: TinyTree = TinyTree()
     Ks: tuple[int, ...] = (2, 4, 16, 64)
     n_anchors: int = 200_000
 
-    @classmethod
-    def for_scale(cls, scale: str | None = None) -> "SuffVsExcessConfig":
-        scale = resolve_scale(scale)
-        return {"quick": cls(n_anchors=20_000), "book": cls(), "full": cls(n_anchors=4_000_000)}[scale]
+
+SuffVsExcessConfig.SCALES = {
+    "quick": SuffVsExcessConfig(n_anchors=20_000),
+    "book": SuffVsExcessConfig(),
+    "full": SuffVsExcessConfig(n_anchors=4_000_000),
+}
 
 
 @dataclasses.dataclass
@@ -139,17 +140,19 @@ def suff_vs_excess(scale: str | None = None, seed: int = 0, device=None) -> Suff
 
 
 @dataclasses.dataclass(frozen=True)
-class ZeroShotConfig:
+class ZeroShotConfig(ScaleSettings):
     """The tiny JGHM, the numbers of prompts per class, and the prompt sets drawn per number."""
 
     tree: TinyTree = TinyTree()
     Ms: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
     n_draws: int = 200  # prompt sets per M
 
-    @classmethod
-    def for_scale(cls, scale: str | None = None) -> "ZeroShotConfig":
-        scale = resolve_scale(scale)
-        return {"quick": cls(Ms=(1, 4, 16), n_draws=20), "book": cls(), "full": cls(n_draws=5000)}[scale]
+
+ZeroShotConfig.SCALES = {
+    "quick": ZeroShotConfig(Ms=(1, 4, 16), n_draws=20),
+    "book": ZeroShotConfig(),
+    "full": ZeroShotConfig(n_draws=5000),
+}
 
 
 @dataclasses.dataclass
@@ -216,3 +219,34 @@ def zero_shot(scale: str | None = None, seed: int = 0, device=None) -> ZeroShotR
         example_bayes=bayes[examples],
         example_posteriors=shown,
     )
+
+
+# --- chapter settings: the scale-dependent numbers a chapter's own cells use ------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class CLIPRiskChapter(ScaleSettings):
+    """Read by ``book/sufficiency/clip_risk.md``: ``steps``, the training steps of each convention's score table."""
+
+    steps: int
+
+
+CLIPRiskChapter.SCALES = {
+    "quick": CLIPRiskChapter(steps=200),
+    "book": CLIPRiskChapter(steps=1000),
+    "full": CLIPRiskChapter(steps=5000),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class SufficientStatisticsChapter(ScaleSettings):
+    """Read by ``book/sufficiency/sufficient_statistics.md``: ``steps``, the training steps of each encoder's score."""
+
+    steps: int
+
+
+SufficientStatisticsChapter.SCALES = {
+    "quick": SufficientStatisticsChapter(steps=200),
+    "book": SufficientStatisticsChapter(steps=1500),
+    "full": SufficientStatisticsChapter(steps=6000),
+}

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..checks import Integer, OneOf, Positive, Real, constrain
 from .contrastive import clip_risk_exact
 from .downstream import denoising_excess
 from .encoders import block_encoder, encode, sufficiency_information
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from .experiments import PMIRecoveryResult, SuffVsExcessResult, ZeroShotResult
 
 
+@constrain(rho=Real(-1, 1, closed="neither"), n=Integer(2), fine_n=Integer(2), clip=Positive())
 def draw_gaussian_joint_state(fig, rho: float, n: int = 8, fine_n: int = 48, clip: float = 3.0) -> None:
     """The Prologue's first figure for one correlation: the joint law, its PMI, and the ratio's spectrum.
 
@@ -90,6 +92,7 @@ def draw_pmi_recovery_state(fig, result: PMIRecoveryResult, rho: float, clip: fl
     axes[3].legend(fontsize="small", loc="upper right")
 
 
+@constrain(K=Integer(2))
 def draw_risk_profile_state(fig, P, K: int, lambdas=np.linspace(0.0, 2.0, 41), Ks=(2, 3, 4, 6, 8)) -> None:
     """Part I widget: the exact risk of the scaled PMI :math:`\\lambda\\,\\mathrm{pmi}` for one K, and the
     InfoNCE bound :math:`\\log K - R_K(\\mathrm{pmi})/2` against :math:`I(X;Y)` for every K."""
@@ -136,6 +139,7 @@ def plot_suff_vs_excess(result: SuffVsExcessResult):
     return fig
 
 
+@constrain(n_cells=Integer(1), axis=OneOf(0, 1))
 def draw_coarsening_state(fig, P, n_cells: int, axis: int = 0) -> None:
     """Part I widget: the law of (code, text) for a block coarsening of the image, and Suff against the cells."""
     from ..viz import PALETTE

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import check_integer
+from ..checks import Integer, OneOf, Real, constrain
 
 _ATOL = 1e-9
 
@@ -65,6 +65,7 @@ def mutual_information(P) -> float:
     return float(np.sum(P[mask] * M[mask]))
 
 
+@constrain(n=Integer(2), rho=Real(-1, 1, closed="neither"), span=Real(0, closed="neither"))
 def gaussian_joint(n: int, rho: float, span: float = 2.0) -> np.ndarray:
     r"""A bivariate normal with correlation :math:`\rho`, restricted to an :math:`n \times n` grid.
 
@@ -77,11 +78,6 @@ def gaussian_joint(n: int, rho: float, span: float = 2.0) -> np.ndarray:
     Because the law is an exponential of a quadratic, its PMI is
     :math:`\rho u_x u_y / (1-\rho^2) + a(x) + b(y)`: a matrix of rank at most three.
     """
-    check_integer(n, "n", 2)
-    if not (isinstance(rho, (int, float, np.floating)) and -1.0 < rho < 1.0):
-        raise ValueError(f"rho must be in (-1, 1), got {rho!r}")
-    if not (isinstance(span, (int, float, np.floating)) and span > 0):
-        raise ValueError(f"span must be positive, got {span!r}")
     u = np.linspace(-span, span, n)
     quad = (u[:, None] ** 2 - 2 * rho * u[:, None] * u[None, :] + u[None, :] ** 2) / (2 * (1 - rho**2))
     logits = -quad
@@ -113,6 +109,7 @@ def entropy(p) -> float:
     return float(-np.sum(q * np.log(q)))
 
 
+@constrain(given=OneOf("x", "y"))
 def conditional(P, given: str = "x") -> np.ndarray:
     """The conditional law as a row-stochastic matrix: ``P(y | x)`` (rows x) or, with ``given="y"``, ``P(x | y)`` (rows y).
 
@@ -126,6 +123,7 @@ def conditional(P, given: str = "x") -> np.ndarray:
     return np.divide(table, mass, out=np.zeros_like(table), where=mass > 0)
 
 
+@constrain(given=OneOf("x", "y"))
 def conditional_kl(P, Q, given: str = "x") -> float:
     r"""Expected conditional divergence :math:`\mathbb E_X \mathrm{KL}(P(\cdot \mid X) \,\|\, Q(\cdot \mid X))`.
 
@@ -146,6 +144,7 @@ def conditional_kl(P, Q, given: str = "x") -> float:
     return float(np.sum(weights[mask] * np.log(cond[mask] / Q[mask])))
 
 
+@constrain(n=Integer(0))
 def validate_encoder(encoder, n: int, name: str = "encoder") -> np.ndarray:
     """Check that ``encoder`` maps ``range(n)`` to codes ``0..n_e-1``; return it as an int array."""
     enc = np.asarray(encoder)

@@ -181,7 +181,8 @@ ALLOWED_CLIENT_MODULES = {"mmtheory", *(f"mmtheory.{p}" for p in PARTS), *(f"mmt
 
 
 def _clients() -> list[Path]:
-    return [*sorted((ROOT / "book").rglob("*.md")), *sorted((ROOT / "tests").rglob("*.py")),
+    chapters = [p for p in (ROOT / "book").rglob("*.md") if "node_modules" not in p.parts and "_build" not in p.parts]
+    return [*sorted(chapters), *sorted((ROOT / "tests").rglob("*.py")),
             *sorted((ROOT / "benchmarks").glob("*.py"))]
 
 

@@ -58,7 +58,8 @@ def chapter_code(path: Path) -> str:
 
 
 SOURCES = sorted(PACKAGE.rglob("*.py"))
-CHAPTERS = sorted(p for p in BOOK.rglob("*.md") if "```{code-cell}" in p.read_text())
+CHAPTERS = sorted(p for p in BOOK.rglob("*.md")
+                  if "node_modules" not in p.parts and "```{code-cell}" in p.read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(PACKAGE)))

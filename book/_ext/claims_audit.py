@@ -54,6 +54,19 @@ class ClaimsAudit(SphinxDirective):
         return [audit_placeholder()]
 
 
+class PaperValuesTable(SphinxDirective):
+    """Every number the book quotes, with its source, read from ``mmtheory/data/paper_values.toml``."""
+
+    has_content = False
+
+    def run(self):
+        from mmtheory.paper_values import paper_values
+
+        rows = [(v.key, _format_quoted(v.value), v.source + (f" ({v.note})" if v.note else ""))
+                for v in paper_values().values()]
+        return [_grid(("quoted number", "value", "source"), (22, 30, 48), rows, "paper-values")]
+
+
 def _builder_inited(app) -> None:
     folder = claims_folder(app)
     os.environ[CLAIMS_ENV] = str(folder)
@@ -85,18 +98,30 @@ def _cell(text: str) -> nodes.entry:
     return nodes.entry("", nodes.paragraph(text=text))
 
 
-def _table(claims: list[dict]) -> nodes.table:
-    headers = ("claim", "test", "measured", "scale", "outcome")
+def _grid(headers, widths, rows, css: str) -> nodes.table:
     group = nodes.tgroup(cols=len(headers))
-    for width in (40, 14, 30, 7, 9):
+    for width in widths:
         group += nodes.colspec(colwidth=width)
     group += nodes.thead("", nodes.row("", *(_cell(h) for h in headers)))
     body = nodes.tbody()
-    for c in claims:
-        measured = ", ".join(f"{k} = {_format(v)}" for k, v in c["measured"].items())
-        body += nodes.row("", *(_cell(t) for t in (c["claim"], c["rule"], measured, c["scale"], c["status"])))
+    for row in rows:
+        body += nodes.row("", *(_cell(t) for t in row))
     group += body
-    return nodes.table("", group, classes=["claims-audit"])
+    return nodes.table("", group, classes=[css])
+
+
+def _table(claims: list[dict]) -> nodes.table:
+    rows = [(c["claim"], c["rule"], ", ".join(f"{k} = {_format(v)}" for k, v in c["measured"].items()),
+             c["scale"], c["status"]) for c in claims]
+    return _grid(("claim", "test", "measured", "scale", "outcome"), (40, 14, 30, 7, 9), rows, "claims-audit")
+
+
+def _format_quoted(value) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} = {v}" for k, v in value.items())
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
 
 
 def _format(value) -> str:
@@ -134,6 +159,7 @@ def _doctree_resolved(app, doctree, docname) -> None:
 
 def setup(app):
     app.add_directive("claims-audit", ClaimsAudit)
+    app.add_directive("paper-values", PaperValuesTable)
     app.add_node(audit_placeholder)
     app.connect("builder-inited", _builder_inited)
     app.connect("env-get-outdated", _env_get_outdated)

@@ -24,6 +24,7 @@ import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import ClassVar
 
 from sphinx.errors import ExtensionError
 from sphinx.util import logging
@@ -88,7 +89,7 @@ def ensure_vendor_assets() -> bool:
         raise ExtensionError("npm was not found on PATH. " + INSTALL_HINT)
     logger.info("offline_assets: fetching pinned JavaScript with `npm ci` (once per lock file)")
     cmd = [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
-    done = subprocess.run(cmd, cwd=BOOK, capture_output=True, text=True)
+    done = subprocess.run(cmd, check=False, cwd=BOOK, capture_output=True, text=True)
     if done.returncode != 0:
         raise ExtensionError(
             f"`npm ci` in {BOOK} failed (exit {done.returncode}):\n{done.stderr.strip()}\n"
@@ -109,7 +110,7 @@ def ensure_vendor_assets() -> bool:
 class _RemoteAssets(HTMLParser):
     """Collect the URLs of ``<script src>``, ``<link href>`` and ``<img src>`` that leave the site."""
 
-    ATTRS = {"script": "src", "link": "href", "img": "src"}
+    ATTRS: ClassVar[dict[str, str]] = {"script": "src", "link": "href", "img": "src"}
 
     def __init__(self) -> None:
         super().__init__()

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import chapter_notebooks
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOK = ROOT / "book"
@@ -90,3 +91,9 @@ def test_every_glued_key_is_defined_by_its_chapter(path):
     used = set(GLUE_USE.findall(CODE_CELL.sub("", text)))
     missing = sorted(key.strip() for key in used if key.strip() not in defined)
     assert missing == [], f"{chapter_name(path)} uses glue keys it never defines: {missing}"
+
+
+@pytest.mark.parametrize("path", chapter_notebooks(), ids=lambda p: chapter_name(p))
+def test_every_executable_chapter_checks_its_claims(path):
+    """A chapter that computes starts its claim records, so the appendix has a section for it."""
+    assert f'claims.begin("{chapter_name(path)}")' in path.read_text(encoding="utf-8")

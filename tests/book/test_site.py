@@ -4,10 +4,11 @@ import re
 import sys
 
 import pytest
-from conftest import ROOT, toc_files
+from conftest import ROOT, chapter_notebooks, toc_files
 
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
 from offline_assets import remote_assets  # noqa: E402
+from results_index import results, toc_chapters  # noqa: E402
 
 pytestmark = pytest.mark.site
 
@@ -46,3 +47,21 @@ def test_widgets_carry_their_state_into_the_page(built_site):
     chapter = (built_site / "book" / "prologue" / "two_views.html").read_text()
     assert "application/vnd.jupyter.widget-state+json" in chapter
     assert "StackModel" in chapter and "LinkModel" in chapter
+
+
+def test_the_checks_appendix_lists_every_chapter_and_every_quoted_number(built_site):
+    from mmtheory.paper_values import paper_values
+
+    page = (built_site / "book" / "checks.html").read_text()
+    for chapter in chapter_notebooks():
+        name = str(chapter.relative_to(ROOT / "book").with_suffix(""))
+        assert f'id="claims-{name.replace("/", "-")}"' in page, f"{name} has no section in the appendix"
+    for key in paper_values():
+        assert key in page, f"the quoted number {key} is not in the appendix table"
+
+
+def test_the_index_of_results_links_every_result(built_site):
+    page = (built_site / "book" / "results.html").read_text()
+    for chapter in toc_chapters(ROOT):
+        for result in results((ROOT / f"{chapter}.md").read_text(encoding="utf-8")):
+            assert f"#{result.label}" in page, f"{result.label} ({chapter}) is not linked from the index of results"

@@ -13,6 +13,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_HTML = ROOT / "_build" / "html"
 STRICT_BUILD = ["jupyter-book", "build", ".", "--all", "-W", "-n", "--keep-going"]
+STUDENT_OUTPUT = ["--path-output", "_build/student"]  # with MMTHEORY_EDITION=student (README)
+STUDENT_HTML = ROOT / "_build" / "student" / "_build" / "html"
 
 
 def toc_files() -> list[str]:
@@ -44,15 +46,31 @@ def built_site() -> Path:
         if not (site / "index.html").exists():
             pytest.fail(f"MMTHEORY_SITE={given} holds no index.html")
         return site
+    return strict_build([], {}, BUILD_HTML)
+
+
+@pytest.fixture(scope="session")
+def student_site(built_site) -> Path:
+    """The student edition's HTML, built strictly from the instructor build's executed cache.
+
+    Set ``MMTHEORY_STUDENT_SITE`` to a built student ``html`` folder to check an existing build instead.
+    """
+    given = os.environ.get("MMTHEORY_STUDENT_SITE")
+    if given:
+        return Path(given).resolve()
+    return strict_build(STUDENT_OUTPUT, {"MMTHEORY_EDITION": "student"}, STUDENT_HTML)
+
+
+def strict_build(extra: list[str], env: dict[str, str], html: Path) -> Path:
     jb = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(jb) if jb.exists() else STRICT_BUILD[0], *STRICT_BUILD[1:]]
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    cmd = [str(jb) if jb.exists() else STRICT_BUILD[0], *STRICT_BUILD[1:], *extra]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, **env}, check=False)
     log = done.stdout + done.stderr
     if done.returncode != 0:
-        pytest.fail(f"strict book build failed (exit {done.returncode}):\n{log[-6000:]}")
+        pytest.fail(f"strict book build {' '.join(extra)} failed (exit {done.returncode}):\n{log[-6000:]}")
     sphinx_warnings = [line for line in log.splitlines() if "WARNING:" in line]
     assert not sphinx_warnings, "strict build printed warnings:\n" + "\n".join(sphinx_warnings)
-    return BUILD_HTML
+    return html
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import shutil
 from pathlib import Path
 
 from docutils import nodes
+from results_index import toc_chapters
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
@@ -30,13 +31,15 @@ MARK = "claims.begin("
 
 
 def claims_folder(app) -> Path:
-    return Path(app.outdir).parent / "claims"
+    """``_build/claims`` beside the sources: one folder for every edition built from them."""
+    return Path(app.srcdir) / "_build" / "claims"
 
 
-def chapters_with_claims() -> dict[str, Path]:
-    """The chapters (``part/name``) whose source starts claim checks, with their sources."""
-    return {str(p.relative_to(BOOK).with_suffix("")): p for p in sorted(BOOK.rglob("*.md"))
-            if "node_modules" not in p.parts and MARK in p.read_text(encoding="utf-8")}
+def chapters_with_claims(root: Path) -> dict[str, Path]:
+    """The chapters of ``_toc.yml`` (``part/name``) whose source starts claim checks, with their sources."""
+    sources = [root / f"{name}.md" for name in toc_chapters(root)]
+    return {str(p.relative_to(BOOK).with_suffix("")): p for p in sources
+            if p.exists() and MARK in p.read_text(encoding="utf-8")}
 
 
 def record_path(folder: Path, chapter: str) -> Path:
@@ -70,7 +73,7 @@ class PaperValuesTable(SphinxDirective):
 def _builder_inited(app) -> None:
     folder = claims_folder(app)
     os.environ[CLAIMS_ENV] = str(folder)
-    wanted = chapters_with_claims()
+    wanted = chapters_with_claims(Path(app.srcdir))
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("*.json"):
         if stale.stem.replace("--", "/") not in wanted:
@@ -139,7 +142,7 @@ def _doctree_resolved(app, doctree, docname) -> None:
     folder = claims_folder(app)
     content = []
     total = {"holds": 0, "skipped": 0}
-    for chapter in chapters_with_claims():
+    for chapter in chapters_with_claims(Path(app.srcdir)):
         path = record_path(folder, chapter)
         if not path.exists():
             logger.warning(f"claims_audit: no claim records for {chapter} (was it executed?)")

@@ -17,17 +17,17 @@ import yaml
 from sphinx.util.docutils import SphinxDirective
 
 KINDS = ("definition", "theorem", "proposition", "lemma", "corollary")
-DIRECTIVE = re.compile(r"^(`{3,}|:{3,})\{prf:(" + "|".join(KINDS) + r")\}[ \t]*(.*)$", re.M)
-NEXT_BLOCK = re.compile(r"^(#|`{3,}\{|:{3,}\{)", re.M)
-STATUS = re.compile(r"\*Status:\s*(.*?)(?:\n\s*\n|$)", re.S)
+DIRECTIVE = re.compile(r"^(`{3,}|:{3,})\{prf:(" + "|".join(KINDS) + r")\}[ \t]*(.*)$", re.MULTILINE)
+NEXT_BLOCK = re.compile(r"^(#|`{3,}\{|:{3,}\{)", re.MULTILINE)
+STATUS = re.compile(r"\*Status:\s*(.*?)(?:\n\s*\n|$)", re.DOTALL)
 # The statuses of the preface, as the status sentences word them; a sentence often gives several (one part
 # proved in the source, another derived here), and all are listed, in the order the sentence gives them.
 CATEGORIES = (
-    ("schematic", re.compile(r"schematic", re.I)),
-    ("reconstruction", re.compile(r"\*read\*|reconstruct", re.I)),
-    ("derived here", re.compile(r"derived here", re.I)),
-    ("proved in the source", re.compile(r"proved in", re.I)),
-    ("classical", re.compile(r"classical", re.I)),
+    ("schematic", re.compile(r"schematic", re.IGNORECASE)),
+    ("reconstruction", re.compile(r"\*read\*|reconstruct", re.IGNORECASE)),
+    ("derived here", re.compile(r"derived here", re.IGNORECASE)),
+    ("proved in the source", re.compile(r"proved in", re.IGNORECASE)),
+    ("classical", re.compile(r"classical", re.IGNORECASE)),
 )
 
 
@@ -52,7 +52,7 @@ def results(source: str) -> list[Result]:
         fence, kind, title = match.groups()
         end = source.find("\n" + fence + "\n", match.end())
         body = source[match.end():end]
-        label = re.search(r"^:label:\s*(\S+)", body, re.M)
+        label = re.search(r"^:label:\s*(\S+)", body, re.MULTILINE)
         after = source[end + len(fence) + 2:]
         stop = NEXT_BLOCK.search(after)
         status = STATUS.search(body + "\n\n" + after[:stop.start() if stop else len(after)])

@@ -6,7 +6,7 @@ import pytest
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
-from results_index import results, status_category, toc_chapters  # noqa: E402
+from results_index import results, status_category, toc_chapters
 
 CHAPTER_RESULTS = [(c, r) for c in toc_chapters(ROOT) for r in results((ROOT / f"{c}.md").read_text(encoding="utf-8"))]
 

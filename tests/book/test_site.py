@@ -65,3 +65,29 @@ def test_the_index_of_results_links_every_result(built_site):
     for chapter in toc_chapters(ROOT):
         for result in results((ROOT / f"{chapter}.md").read_text(encoding="utf-8")):
             assert f"#{result.label}" in page, f"{result.label} ({chapter}) is not linked from the index of results"
+
+
+EXERCISE_ID = re.compile(r'class="exercise[^"]*"[^>]*id="([^"]+)"')
+
+
+def exercise_ids(site) -> set[str]:
+    return {f"{p.relative_to(site)}#{i}" for p in pages(site) for i in EXERCISE_ID.findall(p.read_text())}
+
+
+def test_the_student_edition_keeps_every_exercise_and_no_solution(built_site, student_site):
+    instructor = exercise_ids(built_site)
+    assert len(instructor) >= 50 and exercise_ids(student_site) == instructor
+    solutions = [p.name for p in pages(built_site) if 'class="solution' in p.read_text()]
+    assert solutions, "the instructor edition shows no solution"
+    for page in pages(student_site):
+        html = page.read_text()
+        assert 'class="solution' not in html and "solution-content" not in html, f"{page.name} shows a solution"
+        assert not remote_assets(html), f"{page.name} loads a remote asset"
+
+
+def test_an_unknown_edition_is_a_clear_error(monkeypatch):
+    from editions import edition
+
+    monkeypatch.setenv("MMTHEORY_EDITION", "teacher")
+    with pytest.raises(ValueError, match="MMTHEORY_EDITION must be one of"):
+        edition()

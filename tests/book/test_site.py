@@ -91,3 +91,20 @@ def test_an_unknown_edition_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("MMTHEORY_EDITION", "teacher")
     with pytest.raises(ValueError, match="MMTHEORY_EDITION must be one of"):
         edition()
+
+
+def test_every_chapter_page_links_its_notebook_and_the_zip_in_both_editions(built_site, student_site):
+    import zipfile
+
+    from notebooks import FOLDER, ZIP, notebook_name
+
+    for site, edition in ((built_site, "instructor"), (student_site, "student")):
+        names = sorted(notebook_name(str(p.relative_to(ROOT).with_suffix(""))) for p in chapter_notebooks())
+        with zipfile.ZipFile(site / FOLDER / ZIP) as bundle:
+            assert sorted(n.split("/")[-1] for n in bundle.namelist()) == names, edition
+        for chapter in chapter_notebooks():
+            name = str(chapter.relative_to(ROOT).with_suffix(""))
+            page = (site / f"{name}.html").read_text()
+            assert f'{FOLDER}/{notebook_name(name)}"' in page and f'{FOLDER}/{ZIP}"' in page, (edition, name)
+            text = (site / FOLDER / notebook_name(name)).read_text()
+            assert ("solution-start" in text) == (edition == "instructor"), (edition, name)

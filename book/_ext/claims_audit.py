@@ -132,6 +132,8 @@ def _format(value) -> str:
         return f"{value:.4g}"
     if isinstance(value, list):
         return "[" + ", ".join(_format(v) for v in value[:8]) + (", ..." if len(value) > 8 else "") + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_format(v)}" for k, v in value.items()) + "}"
     return str(value)
 
 

@@ -44,8 +44,13 @@ def records() -> list[dict]:
 
 
 def _number(value):
+    """``value`` as JSON can hold it: arrays and NumPy scalars as lists and numbers, at any depth."""
     if hasattr(value, "tolist"):
         value = value.tolist()
+    if isinstance(value, dict):
+        return {str(k): _number(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_number(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return value

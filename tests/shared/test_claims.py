@@ -88,3 +88,11 @@ def test_glue_number_glues_a_plain_float(monkeypatch):
 
     assert claims.glue_number("gap", np.float64(0.25)) == 0.25
     assert seen == {"gap": (0.25, False)} and type(seen["gap"][0]) is float
+
+
+def test_measured_values_of_any_shape_are_recorded(chapter):
+    import numpy as np
+
+    claims.check(True, "nested values", risks={"a": np.array([0.1, 0.2]), "b": (np.float64(0.3), float("nan"))})
+    saved = json.loads((chapter / "part--chapter.json").read_text())
+    assert saved["claims"][0]["measured"] == {"risks": {"a": [0.1, 0.2], "b": [0.3, "nan"]}}

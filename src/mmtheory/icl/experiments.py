@@ -160,6 +160,8 @@ class BaselineResult:
     softmax_seconds: np.ndarray  # (n_L,)
     stack_seconds: np.ndarray  # (n_L,)
     device: str
+    softmax_se: np.ndarray | None = None  # (n_L,): standard errors of the last point of the curves
+    stack_se: np.ndarray | None = None  # (n_L,)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,6 +210,8 @@ def icl_softmax_baseline(scale: str | None = None, seed: int = 0, device=None) -
         ols_floor=np.array([ols_excess(model, L) for L in size.Ls]),
         softmax_seconds=np.array([t for _, t in runs["softmax"]]), stack_seconds=np.array([t for _, t in runs["stack"]]),
         device=str(dev),
+        softmax_se=np.array([r.excess_se for r, _ in runs["softmax"]]),
+        stack_se=np.array([r.excess_se for r, _ in runs["stack"]]),
     )
 
 

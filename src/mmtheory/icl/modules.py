@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import torch
@@ -131,6 +132,7 @@ class TrainResult:
     steps: np.ndarray
     excess: np.ndarray
     parameters: dict
+    excess_se: float = math.nan  # the standard error of the last evaluation's excess, over the evaluation prompts
 
 
 @constrain(steps=Integer(1), batch=Integer(1), lr=Positive(), eval_prompts=Integer(2), record_every=Integer(1),
@@ -145,12 +147,15 @@ def train_in_context(module: torch.nn.Module, model: LatentFactorModel, L: int, 
     dev = get_device(device)
     module = module.to(dev)
     evaluation = sample_prompts(model, eval_prompts, L, seed=10**6 + seed, device=dev)
-    recorded, excess = [], []
+    recorded, excess, spread = [], [], []
 
     def evaluate(step):
         with torch.no_grad():
+            prediction = module(evaluation)
             recorded.append(step)
-            excess.append(excess_over_oracle(module(evaluation), evaluation))
+            excess.append(excess_over_oracle(prediction, evaluation))
+            gaps = (prediction - (evaluation.w * evaluation.xq).sum(-1)) ** 2
+            spread.append(float(gaps.std()) / math.sqrt(gaps.numel()))
 
     def loss(step):
         p = sample_prompts(model, batch, L, seed=seed * 10**5 + step, device=dev)
@@ -158,4 +163,5 @@ def train_in_context(module: torch.nn.Module, model: LatentFactorModel, L: int, 
 
     train([module], loss, settings, desc="in-context training", record_every=record_every, callback=evaluate)
     params = {name: value.detach().cpu().numpy() for name, value in module.named_parameters()}
-    return TrainResult(steps=np.array(recorded), excess=np.array(excess), parameters=params)
+    return TrainResult(steps=np.array(recorded), excess=np.array(excess), parameters=params,
+                       excess_se=spread[-1])

@@ -69,13 +69,15 @@ def draw_association_state(fig, family: str, level: int, n_show: int = 16) -> No
         axk.set_title(rf"$\mu_{k}$  ($s_{k}$ = {S.s[k]:.3f})", fontsize="medium")
 
 
-def draw_optimality_state(fig, d: int, where: float, rho: float = 0.8, n_random: int = 25, seed: int = 0) -> None:
+def draw_optimality_state(fig, d: int, where: float, rho: float = 0.8, n_random: int = 25,
+                          seed: int = 0) -> tuple[float, dict[str, list[float]]]:
     r"""Chapter figure for Theorem 16 on the Gaussian-noise context (a 41-point grid, ``rho``).
 
     ``where`` in [0, 1] places :math:`\epsilon` inside the theorem's range. Left: the spectrum with the
     top ``d`` marked and the compatibility level :math:`(1-\epsilon)^2`. Right: worst-case probe errors on
     :math:`\mathcal F_\epsilon` of random encoders (random functions, and random mixtures of
-    :math:`\mu_1..\mu_{d+2}`) against the formula, which the top-``d`` encoder attains.
+    :math:`\mu_1..\mu_{d+2}`) against the formula, which the top-``d`` encoder attains. Returns the numbers
+    drawn, ``(formula, {family: worst-case errors})``, so that the chapter can check what it says about them.
     """
     from ..viz import PALETTE
 
@@ -96,13 +98,15 @@ def draw_optimality_state(fig, d: int, where: float, rho: float = 0.8, n_random:
     ax0.axhline((1 - epsilon) ** 2, color=PALETTE[1], ls="--", label=r"$(1-\epsilon)^2$")
     ax0.set(xlabel="$i$", ylabel="$s_i^2$", title=rf"spectrum, top $d$ = {d} in blue ($\epsilon$ = {epsilon:.3f})")
     ax0.legend(fontsize="small")
+    drawn = {}
     for row, (name, encoders) in enumerate(families.items()):
-        errors = [worst_case_error(E, S, epsilon)[0] for E in encoders]
+        errors = drawn[name] = [worst_case_error(E, S, epsilon)[0] for E in encoders]
         ax1.scatter(errors, row + 0.15 * rng.standard_normal(len(errors)), s=12, color=PALETTE[row + 2], label=name)
     ax1.axvline(formula, color="k", lw=1.5, label=f"top-$d$ encoder = formula ({formula:.3f})")
     ax1.set(xscale="log", xlim=(formula / 1.5, 1.2), yticks=[], ylim=(-0.8, 1.8),
             xlabel=r"worst-case probe error on $F_\epsilon$", title="no encoder beats the top-$d$")
     ax1.legend(fontsize="small", loc="upper left")
+    return formula, drawn
 
 
 @constrain(weight=Probability(), N=Integer(3))

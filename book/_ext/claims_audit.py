@@ -19,6 +19,7 @@ import shutil
 from pathlib import Path
 
 from docutils import nodes
+from offline_assets import STAMP
 from results_index import toc_chapters
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
@@ -82,8 +83,16 @@ def _builder_inited(app) -> None:
     cache = Path(app.config.nb_execution_cache_path or Path(app.outdir).parent / ".jupyter_cache")
     if missing and cache.exists():
         logger.info(f"claims_audit: no claim records for {missing}; re-executing the chapters")
-        shutil.rmtree(cache)
+        clear_cache(cache)
         app.mmtheory_claims_rerun = True
+
+
+def clear_cache(cache: Path) -> None:
+    """Empty the execution cache but keep offline_assets' stamp of the library, which still holds: without it
+    the next build (the student edition's, say) would take the cache for stale and execute everything again."""
+    for child in cache.iterdir():
+        if child.name != STAMP:
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
 
 
 def _env_get_outdated(app, env, added, changed, removed) -> list[str]:

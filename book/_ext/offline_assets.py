@@ -136,6 +136,9 @@ def remote_assets(html: str) -> list[str]:
     return parser.remote
 
 
+STAMP = "mmtheory-library.sha256"  # in the execution cache: the library the cached outputs were computed with
+
+
 def library_hash() -> str:
     """A hash of every Python file of the library, by path and content."""
     digest = hashlib.sha256()
@@ -149,7 +152,7 @@ def ensure_fresh_execution_cache(cache: Path) -> bool:
 
     Returns whether it was cleared.
     """
-    stamp = cache / "mmtheory-library.sha256"
+    stamp = cache / STAMP
     wanted = library_hash()
     if stamp.exists() and stamp.read_text().strip() == wanted:
         return False

@@ -46,3 +46,17 @@ def test_execution_cache_is_cleared_when_the_library_changes(tmp_path, monkeypat
     monkeypatch.setattr(offline_assets, "library_hash", lambda: "another library")
     assert offline_assets.ensure_fresh_execution_cache(cache) is True
     assert not (cache / "global.db").exists()
+
+
+def test_clearing_the_cache_for_missing_claim_records_keeps_the_library_stamp(tmp_path):
+    """Otherwise the next build (the student edition's) would take the cache for stale and execute it all again."""
+    from claims_audit import clear_cache
+    from offline_assets import STAMP, ensure_fresh_execution_cache
+
+    cache = tmp_path / "cache"
+    ensure_fresh_execution_cache(cache)
+    (cache / "executed").mkdir()
+    (cache / "global.db").write_text("")
+    clear_cache(cache)
+    assert [p.name for p in cache.iterdir()] == [STAMP]
+    assert ensure_fresh_execution_cache(cache) is False  # the stamp still matches: nothing to clear

@@ -19,7 +19,7 @@ import shutil
 from pathlib import Path
 
 from docutils import nodes
-from offline_assets import STAMP
+from offline_assets import LIBRARY_STAMP
 from results_index import toc_chapters
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
@@ -91,7 +91,7 @@ def clear_cache(cache: Path) -> None:
     """Empty the execution cache but keep offline_assets' stamp of the library, which still holds: without it
     the next build (the student edition's, say) would take the cache for stale and execute everything again."""
     for child in cache.iterdir():
-        if child.name != STAMP:
+        if child.name != LIBRARY_STAMP:
             shutil.rmtree(child) if child.is_dir() else child.unlink()
 
 

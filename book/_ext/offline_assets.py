@@ -136,7 +136,7 @@ def remote_assets(html: str) -> list[str]:
     return parser.remote
 
 
-STAMP = "mmtheory-library.sha256"  # in the execution cache: the library the cached outputs were computed with
+LIBRARY_STAMP = "mmtheory-library.sha256"  # in the execution cache: the library the cached outputs were computed with
 
 
 def library_hash() -> str:
@@ -152,7 +152,7 @@ def ensure_fresh_execution_cache(cache: Path) -> bool:
 
     Returns whether it was cleared.
     """
-    stamp = cache / STAMP
+    stamp = cache / LIBRARY_STAMP
     wanted = library_hash()
     if stamp.exists() and stamp.read_text().strip() == wanted:
         return False

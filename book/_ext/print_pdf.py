@@ -82,7 +82,7 @@ def print_site(site: Path, out: Path, chromium: str) -> list[str]:
             page.wait_for_timeout(300)  # let the widget manager draw the first state
             start = len(writer.pages)
             writer.append(PdfReader(io.BytesIO(page.pdf(**PRINT))))
-            writer.add_outline_item(title or name, start)
+            writer.add_outline_item(title=title or name, page_number=start)
         browser.close()
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("wb") as handle:

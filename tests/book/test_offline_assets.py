@@ -51,12 +51,12 @@ def test_execution_cache_is_cleared_when_the_library_changes(tmp_path, monkeypat
 def test_clearing_the_cache_for_missing_claim_records_keeps_the_library_stamp(tmp_path):
     """Otherwise the next build (the student edition's) would take the cache for stale and execute it all again."""
     from claims_audit import clear_cache
-    from offline_assets import STAMP, ensure_fresh_execution_cache
+    from offline_assets import LIBRARY_STAMP, ensure_fresh_execution_cache
 
     cache = tmp_path / "cache"
     ensure_fresh_execution_cache(cache)
     (cache / "executed").mkdir()
     (cache / "global.db").write_text("")
     clear_cache(cache)
-    assert [p.name for p in cache.iterdir()] == [STAMP]
+    assert [p.name for p in cache.iterdir()] == [LIBRARY_STAMP]
     assert ensure_fresh_execution_cache(cache) is False  # the stamp still matches: nothing to clear

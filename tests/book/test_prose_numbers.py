@@ -30,6 +30,7 @@ ALLOWED = {
     ("jghm/model", "0.15"): "a setup parameter the reader chooses: BP run with the matrices of p = 0.15",
     ("jghm/model", "0.45"): "a setup parameter the reader chooses: BP run with the matrices of p = 0.45",
     ("contexture/operator", "0.95"): "a setup parameter: the strongest Gaussian level of the widget",
+    ("contexture/learning", "0.95"): "a setup parameter: the Gaussian context of the Theorem 14 counterexample",
     ("sufficiency/near_minimisers", "0.05"): "a setup parameter: the smallest noise level the exercise asks for",
     ("icl/deep_cross_attention", "0.05"): "a setup parameter: the exercise's starting step alpha = 0.05, beta = -0.05",
     ("neighbours/two_modalities", "0.12"): "a setup parameter: the SNR of modality 1 and of the noisiest partner",

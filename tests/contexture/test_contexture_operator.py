@@ -166,6 +166,52 @@ def test_compatibility_closed_form_matches_direct_maximisation():
     assert cx.compatibility(S.mu[:, 1], S) == pytest.approx(S.s[1], abs=1e-12)
 
 
+def test_theorem14_as_printed_fails_for_a_compatible_task():
+    """A task with compatibility 0.945 (eps = 0.055 < 1/2) that no exact representer g (Tg = f) serves:
+    the conditional variance of every such g is 2(|g|^2 - |f|^2), and the least-norm one already exceeds 4 eps |g|^2."""
+    P, _ = cx.gaussian_context(0.95)
+    S = cx.context_svd(P)
+    f = S.mu[:, 1] + 0.1 * S.mu[:, 40]
+    eps = 1 - cx.compatibility(f, S)
+    assert 0.05 < eps < 0.06
+    adjoint, exact = cx.representers(f, P)
+    assert exact.fit_error < 1e-10  # T g = f: the representer the printed statement promises
+    assert exact.variance_ratio > 4 * eps * 5  # the printed bound fails by a factor above five
+    u = cx.coefficients(f, S)
+    harmonic = (u @ u) / np.sum(u[:160] ** 2 / S.s[1:161] ** 2)  # |f|^2 / |g|^2 for the least-norm g
+    # computed from the table, E(g^2 | x) - E(g | x)^2 cancels digits where s_i is tiny: agreement to 1e-4
+    assert exact.variance_ratio == pytest.approx(2 * (1 - harmonic), rel=1e-4)
+    # the corrected statement: g = T* f meets the variance bound, and T g is within sqrt(1 - rho^2) of f
+    rho2 = (1 - eps) ** 2
+    assert adjoint.variance_ratio <= 2 * (1 - rho2) <= 4 * eps
+    assert 0.1 < adjoint.fit_error <= np.sqrt(1 - rho2)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_adjoint_representer_meets_the_corrected_theorem14(seed):
+    rng = np.random.default_rng(seed)
+    P = random_context(seed) if seed % 2 else cx.gaussian_context(rng.uniform(0.5, 0.99), n=41, span=6)[0]
+    S = cx.context_svd(P)
+    f = S.mu[:, 1:6] @ rng.standard_normal(5) + rng.uniform(0, 0.5) * rng.standard_normal(P.shape[0])
+    rho2 = cx.compatibility(f, S) ** 2
+    adjoint, exact = cx.representers(f, P)
+    assert adjoint.variance_ratio <= 2 * (1 - rho2) + 1e-12
+    assert adjoint.fit_error <= np.sqrt(1 - rho2) + 1e-12
+    if exact is not None:  # any exact representer pays at least 2 (1 - harmonic mean of s_i^2) >= 2 (1 - rho^2)
+        assert exact.fit_error < 1e-6 and exact.variance_ratio >= 2 * (1 - rho2) - 1e-9
+
+
+def test_representers_outside_the_range_of_T_and_bad_input():
+    P = random_context(0, N=50, M=20)  # rank at most 20 < 49 non-constant directions
+    S = cx.context_svd(P)
+    adjoint, exact = cx.representers(S.mu[:, 30], P)
+    assert exact is None and adjoint.fit_error == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="f is constant"):
+        cx.representers(np.ones(50), P)
+    with pytest.raises(ValueError, match="shape"):
+        cx.representers(np.ones(3), P)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_worst_case_error_theorem16(seed):
     P = random_context(seed)

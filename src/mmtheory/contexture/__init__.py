@@ -6,7 +6,8 @@ Chapters and tests import from here; the modules behind these names may move."""
 # ruff: noqa: F401
 from . import contexts, experiments, figures, objectives, operator, quality, scaling
 from .operator import (validate_context, expectation_operator, dual_kernel, ContextSVD, context_svd,
-    duality_residuals, check_rho, cca_r2, probe_error, coefficients, compatibility, theorem16_range,
+    duality_residuals, check_rho, cca_r2, probe_error, coefficients, compatibility, Representer, representers,
+    theorem16_range,
     optimal_worst_case_error, worst_case_error, ratio_trace, tau_metric, decay_rate)
 from .contexts import (gaussian_context, hermite_functions, hypercube_points, hypercube_context,
     hypercube_spectrum, parities, ring_context, ring_weights, ring_spectrum, label_context, knn_context, two_moons,
@@ -26,7 +27,8 @@ from .figures import (ASSOCIATION_LEVELS, draw_association_state, draw_optimalit
 
 __all__ = ['contexts', 'experiments', 'figures', 'objectives', 'operator', 'quality', 'scaling',
     'validate_context', 'expectation_operator', 'dual_kernel', 'ContextSVD', 'context_svd', 'duality_residuals',
-    'check_rho', 'cca_r2', 'probe_error', 'coefficients', 'compatibility', 'theorem16_range',
+    'check_rho', 'cca_r2', 'probe_error', 'coefficients', 'compatibility', 'Representer', 'representers',
+    'theorem16_range',
     'optimal_worst_case_error', 'worst_case_error', 'ratio_trace', 'tau_metric', 'decay_rate', 'gaussian_context',
     'hermite_functions', 'hypercube_points', 'hypercube_context', 'hypercube_spectrum', 'parities', 'ring_context',
     'ring_weights', 'ring_spectrum', 'label_context', 'knn_context', 'two_moons', 'empirical_context',

@@ -220,6 +220,56 @@ def compatibility(f, svd: ContextSVD) -> float:
     return float(np.sqrt((svd.s[1:] ** 2 * u**2).sum() / norm2))
 
 
+@dataclasses.dataclass(frozen=True)
+class Representer:
+    r"""A function :math:`g` of the context variable offered to represent a task :math:`f` (Theorem 14).
+
+    ``g`` holds its values on the ``M`` context values; ``variance_ratio`` is
+    :math:`\mathbb E_X\mathbb E_{A,A' \mid X}(g(A) - g(A'))^2 / \|g\|^2_{P_A}`, computed from the joint
+    table, and ``fit_error`` the relative error :math:`\|\tilde f - Tg\|_{P_X} / \|\tilde f\|_{P_X}`.
+    """
+
+    g: np.ndarray
+    variance_ratio: float
+    fit_error: float
+
+
+def _representer(g: np.ndarray, fc: np.ndarray, P: np.ndarray) -> Representer:
+    px, pa = P.sum(axis=1), P.sum(axis=0)
+    mean = (P @ g) / px  # (Tg)(x)
+    variance = 2 * (px @ ((P @ g**2) / px - mean**2))  # E_X E (g(A) - g(A'))^2 = 2 E_X Var(g(A) | X)
+    norm2 = pa @ g**2
+    return Representer(g=g, variance_ratio=float(variance / norm2),
+                       fit_error=float(np.sqrt((px @ (fc - mean) ** 2) / (px @ fc**2))))
+
+
+def representers(f, P, tol: float = 1e-10) -> tuple[Representer, Representer | None]:
+    r"""The two candidate representers of a task :math:`f` that Theorem 14 of Zhai et al. (2025) is about.
+
+    Implements {prf:ref}`prop-representer`
+
+    The first is :math:`g = T^*\tilde f`, the one the source's proof uses: its conditional variance is at
+    most :math:`2(1 - \rho^2)\|g\|^2 \le 4\epsilon\|g\|^2` but :math:`Tg \ne \tilde f` in general, with
+    relative error at most :math:`\sqrt{1 - \rho^2}`. The second is the least-norm exact representer
+    :math:`g = \sum_i (u_i/s_i)\nu_i` (so :math:`Tg = \tilde f`), or ``None`` when :math:`\tilde f` has a
+    component (above ``tol`` in relative size) on a singular function with :math:`s_i \le` ``tol``, outside
+    the range of :math:`T`. Every exact representer has variance ratio at least the second's.
+    """
+    P = validate_context(P)
+    svd = context_svd(P)
+    u = coefficients(f, svd)
+    fc = np.asarray(f, dtype=float) - svd.px @ np.asarray(f, dtype=float)
+    if u @ u <= 1e-300:
+        raise ValueError("f is constant: a representer is defined for non-constant targets")
+    adjoint = _representer((P.T @ fc) / svd.pa, fc, P)  # (T* f)(a) = E[f(X) | A = a]
+    k = min(P.shape) - 1  # u_i, s_i with i = 1..k have right singular functions
+    s = svd.s[1 : k + 1]
+    if np.sum(u[k:] ** 2) + np.sum(u[:k][s <= tol] ** 2) > tol**2 * (u @ u):
+        return adjoint, None
+    ratio = np.divide(u[:k], s, out=np.zeros(k), where=s > tol)
+    return adjoint, _representer(svd.nu[:, 1 : k + 1] @ ratio, fc, P)
+
+
 def _check_epsilon(epsilon, s: np.ndarray) -> float:
     if not (isinstance(epsilon, (int, float, np.floating)) and 1 - s[1] < epsilon < 1):
         raise ValueError(f"epsilon must be in (1 - s_1, 1) = ({1 - s[1]:.6g}, 1) so that tasks of "

@@ -263,13 +263,19 @@ def leaf_given_root(T, leaf: int = 0) -> np.ndarray:
     return out
 
 
-def label_posterior(model: JGHM, image: torch.Tensor, leaf: int = 0) -> torch.Tensor:
+def label_posterior(model: JGHM, image: torch.Tensor, leaf: int = 0, label_model: JGHM | None = None) -> torch.Tensor:
     """The zero-shot target :math:`p(x_{{\\rm tx},\\text{leaf}} \\mid x_{\\rm im})` ``(n, S)``: the label
     is a text leaf (the first, by default), so it is the image root posterior pushed down the text path.
 
+    The root posterior is computed by BP with ``model``; the text path is that of ``label_model``
+    (``model`` when ``None``). Passing the data's model as ``label_model`` and another as ``model`` gives the
+    mis-specified baseline of the official ``figures/eval-zsc-ood.py`` of Oko et al. (2025): only the image
+    side is run with the wrong matrices.
+
     Implements {prf:ref}`prop-bayes-targets`
     """
-    path = torch.as_tensor(leaf_given_root(model.text, leaf), dtype=DTYPE, device=image.device)
+    label_model = model if label_model is None else label_model
+    path = torch.as_tensor(leaf_given_root(label_model.text, leaf), dtype=DTYPE, device=image.device)
     return root_posterior(model, "image", image) @ path
 
 

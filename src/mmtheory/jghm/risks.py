@@ -13,7 +13,8 @@ Each task is a loss on fresh draws from a :class:`~mmtheory.jghm.JGHM`:
 
 The Bayes risk of each task is the loss of its exact posterior, computed by BP with the true
 matrices; running BP with other matrices (``bp_model``) gives the *misspecified* risk of the
-out-of-distribution figures. Every risk comes back with its Monte-Carlo standard error.
+out-of-distribution figures. As in the official evaluation scripts, zero-shot mis-specifies only the
+image side: the label's law given the root is the data's. Every risk comes back with its Monte-Carlo standard error.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def _bayes_clip(data: JGHM, bp_model: JGHM, n: int, K: int, gen: torch.Generator
 
 def _bayes_zsc(data: JGHM, bp_model: JGHM, n: int, gen: torch.Generator) -> torch.Tensor:
     s = data.sample(n, gen)
-    posterior = bp.label_posterior(bp_model, s.image)
+    posterior = bp.label_posterior(bp_model, s.image, label_model=data)  # the label's law given the root is the data's
     return -torch.log(posterior.gather(1, s.text[:, :1]))[:, 0]
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from mmtheory.numerics import fit_inverse_m
-from mmtheory.sufficiency import (bayes_label_posterior, block_encoder, cross_entropy_risk,
+from mmtheory.sufficiency import (bayes_label_posterior, block_encoder, cross_entropy_risk, encode,
     denoising_excess, draw_prompts, excess_risk_large_batch, gaussian_joint, label_channel,
     next_token_excess, pmi, sufficiency_information, zero_shot, zero_shot_posterior)
 
@@ -68,6 +68,16 @@ def test_denoising_excess_vanishes_for_a_sufficient_code():
 def test_next_token_excess_is_exactly_suff(cells):
     enc = block_encoder(8, cells)
     assert next_token_excess(P, enc) == pytest.approx(sufficiency_information(P, enc), abs=1e-12)
+
+
+@pytest.mark.parametrize("cells", [1, 3, 8])
+def test_next_token_excess_given_the_first_token_is_suff_minus_what_the_token_tells(cells):
+    enc, first = block_encoder(8, cells), block_encoder(8, 2)  # G = the first "token" of y: its half
+    told = sufficiency_information(encode(P, first, axis=1), enc)  # I(X; G | E) = I(X; G) - I(E; G)
+    assert next_token_excess(P, enc, given=first) == pytest.approx(sufficiency_information(P, enc) - told, abs=1e-12)
+    assert next_token_excess(P, enc, given=np.zeros(8, dtype=int)) == pytest.approx(next_token_excess(P, enc), abs=1e-12)
+    if cells < 8:
+        assert told > 1e-3  # the given token carries information the code lost
 
 
 def test_zero_shot_experiment_quick():

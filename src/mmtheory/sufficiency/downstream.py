@@ -119,14 +119,24 @@ def denoising_excess(P, x_values, encoder, sigma: float = 1.0, n_grid: int = 400
     return excess, bound
 
 
-def next_token_excess(P, encoder) -> float:
+def next_token_excess(P, encoder, given=None) -> float:
     """:math:`\\mathbb E[-\\log P(y \\mid E(x))] - \\mathbb E[-\\log P(y \\mid x)]`: the price of predicting the text from a code.
+
+    With ``given`` (a function of the text, as an array over its values, e.g. its first token) the
+    prediction also conditions on :math:`G = \\text{given}(y)`, and the price is
+    :math:`\\mathbb E[-\\log P(y \\mid G, E(x))] - \\mathbb E[-\\log P(y \\mid G, x)]
+    = \\operatorname{Suff}(E) - I(X; G \\mid E(X))` (the chain rule; Part II's next-token task gives the
+    first text leaf).
 
     Implements {prf:ref}`prop-next-token`
     """
     P = validate_joint(P)
     enc = validate_encoder(encoder, P.shape[0])
-    return (entropy(encode(P, enc)) - entropy(encode(P, enc).sum(axis=1))) - (entropy(P) - entropy(P.sum(axis=1)))
+    coded = encode(P, enc)
+    if given is None:
+        return (entropy(coded) - entropy(coded.sum(axis=1))) - (entropy(P) - entropy(P.sum(axis=1)))
+    given = validate_encoder(given, P.shape[1], name="given")
+    return (entropy(coded) - entropy(encode(coded, given, axis=1))) - (entropy(P) - entropy(encode(P, given, axis=1)))
 
 
 # --- Part I: zero-shot classification on a tiny JGHM ---------------------------------------------

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mmtheory.sufficiency import (align_to_pmi, distance_to_pmi, excess_risk_large_batch, fit_score_table,
-    gaussian_joint, info_nce_loss, mutual_information, pmi, pmi_recovery)
+    finite_k_constant, gaussian_joint, info_nce_loss, mixture_kl, mutual_information, pmi, pmi_recovery)
 
 
 def loss_by_loops(S):
@@ -161,3 +161,40 @@ def test_training_with_iid_negatives_also_reaches_pmi():
     assert fit.distance[-1] < 0.25 * fit.distance[0]
     with pytest.raises(ValueError, match="K must be an integer >= 2"):
         fit_score_table(P, convention="iid")
+
+
+@pytest.mark.parametrize("K", [2, 3, 4])
+@pytest.mark.parametrize("direction", ["x_to_y", "y_to_x", "both"])
+def test_finite_k_excess_is_the_large_batch_excess_minus_the_mixture_kl(K, direction):
+    """The chain rule on (J, y_1..y_K), checked exactly by enumeration for a mis-specified score."""
+    P = gaussian_joint(7, 0.6)
+    M = pmi(P)
+    s = M + np.random.default_rng(K).normal(0, 0.5, M.shape)
+    excess_K = clip_risk_exact(s, P, K, direction) - clip_risk_exact(M, P, K, direction)
+    delta, hidden = excess_risk_large_batch(s, P, direction), mixture_kl(s, P, K, direction)
+    assert excess_K == pytest.approx(delta - hidden, abs=1e-12)
+    assert 0 < hidden < delta  # so 0 < excess_K < Delta
+    B = max(np.abs(s).max(), np.abs(M).max())
+    assert hidden <= finite_k_constant(B) / K * delta  # the corollary's bound (very loose)
+    assert mixture_kl(M + 3.0, P, K, direction) == pytest.approx(0.0, abs=1e-12)  # the PMI hides nothing to hide
+
+
+def test_mixture_kl_is_about_delta_over_k_under_weak_dependence():
+    ratios = []
+    for rho in (0.5, 0.2, 0.05):
+        P = gaussian_joint(6, rho)
+        s = 0.5 * pmi(P)  # a mis-scaled score
+        ratios.append(4 * mixture_kl(s, P, 4) / excess_risk_large_batch(s, P, "x_to_y"))
+    assert abs(ratios[-1] - 1) < 0.01 and abs(ratios[-1] - 1) < abs(ratios[0] - 1)
+
+
+def test_finite_k_constant_and_bad_input():
+    assert finite_k_constant(1e-9) == pytest.approx(2.0, rel=1e-6)  # c -> 2 at a = 1, e^{4B} -> 1
+    assert finite_k_constant(1.0) > finite_k_constant(0.5) > 2
+    P = gaussian_joint(6, 0.5)
+    with pytest.raises(ValueError, match="K must be"):
+        mixture_kl(pmi(P), P, 1)
+    with pytest.raises(ValueError, match="max_terms"):
+        mixture_kl(pmi(P), P, 4, max_terms=10)
+    with pytest.raises(ValueError, match="B must be"):
+        finite_k_constant(0.0)

@@ -8,6 +8,7 @@ from . import contrastive, downstream, encoders, experiments, figures, joint
 from .joint import (validate_joint, marginals, pmi, mutual_information, gaussian_joint, ratio_singular_values,
     entropy, conditional, conditional_kl, validate_encoder)
 from .contrastive import (info_nce_loss, align_to_pmi, distance_to_pmi, excess_risk_large_batch, clip_risk_exact,
+    mixture_kl, finite_k_constant,
     monte_carlo_losses, clip_risk_monte_carlo, clip_excess_monte_carlo, ScoreFit, fit_score_table)
 from .encoders import (encode, encode_both, sufficiency_kl, sufficiency_information, variational_objective,
     sufficiency_variational, factoring_score, sufficiency_contrastive, prefix_encoder, block_encoder)
@@ -23,7 +24,7 @@ from .figures import (draw_gaussian_joint_state, plot_pmi_recovery, draw_pmi_rec
 __all__ = ['contrastive', 'downstream', 'encoders', 'experiments', 'figures', 'joint', 'validate_joint',
     'marginals', 'pmi', 'mutual_information', 'gaussian_joint', 'ratio_singular_values', 'entropy', 'conditional',
     'conditional_kl', 'validate_encoder', 'info_nce_loss', 'align_to_pmi', 'distance_to_pmi',
-    'excess_risk_large_batch', 'clip_risk_exact', 'monte_carlo_losses', 'clip_risk_monte_carlo',
+    'excess_risk_large_batch', 'clip_risk_exact', 'mixture_kl', 'finite_k_constant', 'monte_carlo_losses', 'clip_risk_monte_carlo',
     'clip_excess_monte_carlo', 'ScoreFit', 'fit_score_table', 'encode', 'encode_both', 'sufficiency_kl',
     'sufficiency_information', 'variational_objective', 'sufficiency_variational', 'factoring_score',
     'sufficiency_contrastive', 'prefix_encoder', 'block_encoder', 'label_channel', 'bayes_label_posterior',

@@ -120,8 +120,8 @@ def _negative_count_vectors(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     from math import lgamma
 
     counts = np.array([np.bincount(c, minlength=n) for c in combinations_with_replacement(range(n), k)])
-    log_coef = lgamma(k + 1) - np.sum([[lgamma(c + 1) for c in row] for row in counts], axis=1)
-    return counts, log_coef
+    log_factorial = np.array([lgamma(c + 1) for c in range(k + 1)])
+    return counts, lgamma(k + 1) - log_factorial[counts].sum(axis=1)
 
 
 def _one_direction_exact(score: np.ndarray, P: np.ndarray, K: int) -> float:
@@ -170,6 +170,65 @@ def clip_risk_exact(score, P, K: int, direction: str = "both", max_terms: int = 
     x_to_y = _one_direction_exact(score, P, K) if direction != "y_to_x" else 0.0
     y_to_x = _one_direction_exact(score.T, P.T, K) if direction != "x_to_y" else 0.0
     return x_to_y + y_to_x
+
+
+def _mixture_kl_one_direction(score: np.ndarray, P: np.ndarray, K: int) -> float:
+    px, py = P.sum(axis=1), P.sum(axis=0)
+    rows, cols = px > 0, py > 0
+    P, score, px, py = P[rows][:, cols], score[rows][:, cols], px[rows], py[cols]
+    counts, log_coef = _negative_count_vectors(py.size, K)
+    prob = np.exp(log_coef + counts @ np.log(py))  # multinomial law of the K candidates' counts
+    r = P / np.outer(px, py)  # P(y | x) / P(y)
+    e = np.exp(score - score.max(axis=1, keepdims=True))
+    t = e / (e @ py)[:, None]  # Q_s(y | x) / P(y)
+    R, T = r @ counts.T / K, t @ counts.T / K  # densities of P^mix_x, Q^mix_x against P_Y^K, (n_x, m)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(R > 0, R * np.log(R / T), 0.0)
+    return float(px @ (terms @ prob))
+
+
+@constrain(K=Integer(2, note="one positive and at least one negative"), direction=OneOf("both", "x_to_y", "y_to_x"),
+           max_terms=Integer(1))
+def mixture_kl(score, P, K: int, direction: str = "x_to_y", max_terms: int = 20_000_000) -> float:
+    r"""What :math:`K` candidates hide of a score's error: :math:`\mathbb E_x \mathrm{KL}(P^{\rm mix}_x \| Q^{\rm mix}_x)`.
+
+    Implements {prf:ref}`prop-finite-k`
+
+    :math:`P^{\rm mix}_x` is the law of the :math:`K` candidates :math:`(y_1, \dots, y_K)` of an anchor
+    :math:`x` (one from :math:`P(\cdot \mid x)` at a uniform position, the others from :math:`P_Y`) and
+    :math:`Q^{\rm mix}_x` the same with :math:`Q_s(\cdot \mid x) \propto P_Y e^{s(x, \cdot)}` in place of
+    :math:`P(\cdot \mid x)`. The finite-:math:`K` excess is :math:`\Delta(s)` minus this, direction by
+    direction. Exact: both densities against :math:`P_Y^{\otimes K}` depend on the candidates only through
+    their counts, so the sum runs over count vectors (``max_terms`` bounds its size, as in
+    :func:`clip_risk_exact`).
+    """
+    score, P = _check_score(score, P)
+    from math import comb
+
+    for n_other, n_anchor in ((P.shape[1], P.shape[0]), (P.shape[0], P.shape[1])):
+        size = comb(n_other + K - 1, K) * max(n_anchor, n_other)
+        if size > max_terms:
+            raise ValueError(f"K = {K} on a {P.shape[0]}x{P.shape[1]} table needs {size:.3g} terms, more than "
+                             f"max_terms = {max_terms}")
+    x_to_y = _mixture_kl_one_direction(score, P, K) if direction != "y_to_x" else 0.0
+    y_to_x = _mixture_kl_one_direction(score.T, P.T, K) if direction != "x_to_y" else 0.0
+    return x_to_y + y_to_x
+
+
+@constrain(B=Positive())
+def finite_k_constant(B: float) -> float:
+    r"""The constant :math:`C_B = e^{4B} \sup_{0 < a \le e^{3B}} (a-1)^2 / (a\log a - a + 1)` of {prf:ref}`cor-finite-k`.
+
+    Implements {prf:ref}`cor-finite-k`
+
+    With scores and PMI bounded by :math:`B` in absolute value,
+    :math:`\mathbb E_x\mathrm{KL}(P^{\rm mix}_x \| Q^{\rm mix}_x) \le (C_B / K)\,\Delta(s)` direction by direction.
+    The ratio :math:`(a-1)^2/(a \log a - a + 1)` increases in :math:`a`, so the supremum is its value at
+    :math:`e^{3B}` (at least 2, its limit at :math:`a = 1`).
+    """
+    u = 3 * B  # a = e^u; phi(a) = u e^u - e^u + 1 = sum_{n >= 2} (n - 1) u^n / n!, summed directly for small u
+    phi = sum((n - 1) * u**n / math.factorial(n) for n in range(2, 40)) if u < 1 else u * math.exp(u) - math.expm1(u)
+    return math.exp(4 * B) * max(2.0, math.expm1(u) ** 2 / phi)
 
 
 @constrain(K=Integer(2, note="one positive and at least one negative"), n=Integer(2),

@@ -46,6 +46,22 @@ def fit_inverse_m(Ms, risks) -> tuple[float, float]:
     return float(a), float(b)
 
 
+def fit_prompt_expansion(Ms, risks, se, limit: float) -> tuple[float, float, float]:
+    """Weighted least-squares fit of ``risk(M) = limit + b / M + c / M**2`` with the limit known.
+
+    Returns ``(b, c, worst)``, ``worst`` the largest residual in standard errors (``se``; an ``se`` at
+    round-off level, below 1e-12, as for a constant score, counts as one).
+    """
+    Ms, risks, se = (np.asarray(v, dtype=float) for v in (Ms, risks, se))
+    if not (Ms.shape == risks.shape == se.shape) or Ms.size < 2 or np.any(Ms < 1) or np.any(se < 0):
+        raise ValueError("Ms, risks and se must be equal-length arrays of at least two points, with M >= 1, se >= 0")
+    w = 1 / np.where(se > 1e-12, se, 1.0)
+    A = np.stack([1 / Ms, 1 / Ms**2], axis=1)
+    (b, c) = np.linalg.lstsq(A * w[:, None], (risks - limit) * w, rcond=None)[0]
+    worst = float(np.max(np.abs(risks - limit - A @ np.array([b, c])) * w))
+    return float(b), float(c), worst
+
+
 def logsumexp(x, axis: int = -1) -> np.ndarray:
     """``log(sum(exp(x), axis))`` of a numpy array, by ``torch.logsumexp`` (``-inf`` where all are ``-inf``)."""
     return torch.logsumexp(torch.as_tensor(np.asarray(x, dtype=float)), dim=axis).numpy()

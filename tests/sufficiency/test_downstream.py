@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from mmtheory.numerics import fit_inverse_m
+from mmtheory.numerics import fit_inverse_m, fit_prompt_expansion
 from mmtheory.sufficiency import (bayes_label_posterior, block_encoder, cross_entropy_risk, encode,
-    denoising_excess, draw_prompts, excess_risk_large_batch, gaussian_joint, label_channel,
+    denoising_excess, diffusion_score_gap, draw_prompts, excess_risk_large_batch, gaussian_joint, label_channel,
     next_token_excess, pmi, sufficiency_information, zero_shot, zero_shot_posterior)
 
 P = gaussian_joint(8, 0.7)
@@ -33,6 +33,16 @@ def test_bayes_posterior_minimises_the_zero_shot_risk():
     bayes = cross_entropy_risk(bayes_label_posterior(P, CHANNEL), P, CHANNEL)
     other = zero_shot_posterior(pmi(P) * 0.5, P, CHANNEL)
     assert cross_entropy_risk(other, P, CHANNEL) > bayes
+
+
+def test_fit_prompt_expansion_recovers_b_and_c_with_the_limit_known():
+    Ms = np.array([1, 2, 4, 8, 16])
+    se = np.full(5, 0.01)
+    b, c, worst = fit_prompt_expansion(Ms, 0.4 + 1.5 / Ms - 0.3 / Ms**2, se, limit=0.4)
+    assert (b, c) == pytest.approx((1.5, -0.3)) and worst < 1e-9
+    assert fit_prompt_expansion(Ms, 0.4 + 1.5 / Ms, se, limit=0.5)[2] > 5  # a wrong limit leaves residuals
+    with pytest.raises(ValueError, match="se >= 0"):
+        fit_prompt_expansion(Ms, Ms, -se, limit=0.0)
 
 
 def test_fit_inverse_m_recovers_a_and_b():
@@ -78,6 +88,20 @@ def test_next_token_excess_given_the_first_token_is_suff_minus_what_the_token_te
     assert next_token_excess(P, enc, given=np.zeros(8, dtype=int)) == pytest.approx(next_token_excess(P, enc), abs=1e-12)
     if cells < 8:
         assert told > 1e-3  # the given token carries information the code lost
+
+
+def test_diffusion_score_gap_is_below_its_bound_and_converges_while_the_bound_grows():
+    u = np.linspace(-2, 2, 8)
+    enc = block_encoder(8, 2)
+    gaps = [diffusion_score_gap(P, u, enc, delta) for delta in (0.1, 0.01)]
+    assert all(0 < g <= b for g, b in gaps)
+    suff = sufficiency_information(P, enc, axis=1)
+    sigma2 = lambda t: -np.expm1(-2 * t)  # noqa: E731
+    assert gaps[1][1] == pytest.approx(4 * (1 / sigma2(0.01) - 1 / sigma2(5.0)) * suff)
+    assert gaps[1][0] < 2 * gaps[0][0] and gaps[1][1] > 9 * gaps[0][1]
+    assert diffusion_score_gap(P, u, np.arange(8), 0.01)[0] == pytest.approx(0.0, abs=1e-12)  # an injective code
+    with pytest.raises(ValueError, match="delta must be below T"):
+        diffusion_score_gap(P, u, enc, 6.0)
 
 
 def test_zero_shot_experiment_quick():

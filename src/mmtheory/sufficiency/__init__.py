@@ -13,7 +13,7 @@ from .contrastive import (info_nce_loss, align_to_pmi, distance_to_pmi, excess_r
 from .encoders import (encode, encode_both, sufficiency_kl, sufficiency_information, variational_objective,
     sufficiency_variational, factoring_score, sufficiency_contrastive, prefix_encoder, block_encoder)
 from .downstream import (label_channel, bayes_label_posterior, zero_shot_posterior, draw_prompts,
-    cross_entropy_risk, denoising_excess, next_token_excess)
+    cross_entropy_risk, denoising_excess, diffusion_score_gap, next_token_excess)
 from .experiments import (PMIRecoveryConfig, PMIRecoveryResult, pmi_recovery, SuffVsExcessConfig,
     SuffVsExcessResult, suff_vs_excess, ZeroShotConfig, ZeroShotResult, zero_shot, CLIPRiskChapter,
     SufficientStatisticsChapter)
@@ -28,7 +28,7 @@ __all__ = ['contrastive', 'downstream', 'encoders', 'experiments', 'figures', 'j
     'clip_excess_monte_carlo', 'ScoreFit', 'fit_score_table', 'encode', 'encode_both', 'sufficiency_kl',
     'sufficiency_information', 'variational_objective', 'sufficiency_variational', 'factoring_score',
     'sufficiency_contrastive', 'prefix_encoder', 'block_encoder', 'label_channel', 'bayes_label_posterior',
-    'zero_shot_posterior', 'draw_prompts', 'cross_entropy_risk', 'denoising_excess', 'next_token_excess',
+    'zero_shot_posterior', 'draw_prompts', 'cross_entropy_risk', 'denoising_excess', 'diffusion_score_gap', 'next_token_excess',
     'PMIRecoveryConfig', 'PMIRecoveryResult', 'pmi_recovery', 'SuffVsExcessConfig', 'SuffVsExcessResult',
     'suff_vs_excess', 'ZeroShotConfig', 'ZeroShotResult', 'zero_shot', 'CLIPRiskChapter',
     'SufficientStatisticsChapter', 'draw_gaussian_joint_state', 'plot_pmi_recovery', 'draw_pmi_recovery_state',

@@ -119,6 +119,30 @@ def denoising_excess(P, x_values, encoder, sigma: float = 1.0, n_grid: int = 400
     return excess, bound
 
 
+@constrain(delta=Positive(), T=Positive(), n_t=Integer(2))
+def diffusion_score_gap(P, x_values, encoder, delta: float, T: float = 5.0, n_t: int = 60) -> tuple[float, float]:
+    r"""The integrated score gap of conditioning a diffusion sampler on :math:`E(y)` instead of :math:`y`, and its bound.
+
+    Implements {prf:ref}`prop-diffusion-sufficiency`
+
+    Forward process :math:`z_t = \alpha_t x + \sigma_t g`, :math:`\alpha_t = e^{-t}`, :math:`\sigma_t^2 = 1 - e^{-2t}`.
+    By Tweedie's formula the two conditional scores differ by :math:`(\alpha_t/\sigma_t^2)` times the
+    difference of the two denoisers, and :math:`z_t/\alpha_t = x + (\sigma_t/\alpha_t) g` has the same
+    conditional means as :func:`denoising_excess` at noise level :math:`\sigma_t/\alpha_t`. Returns
+    :math:`\int_\delta^T (\alpha_t^2/\sigma_t^4)\,\text{excess}(\sigma_t/\alpha_t)\,dt` (trapezoid rule on ``n_t``
+    log-spaced times) and the bound :math:`B^2(1/\sigma_\delta^2 - 1/\sigma_T^2)\operatorname{Suff}(E_Y)`.
+    """
+    if delta >= T:
+        raise ValueError(f"delta must be below T = {T}, got {delta}")
+    t = np.geomspace(delta, T, n_t)
+    alpha, sigma2 = np.exp(-t), -np.expm1(-2 * t)
+    excess = np.array([denoising_excess(P, x_values, encoder, sigma=float(np.sqrt(v) / a))[0]
+                       for a, v in zip(alpha, sigma2)])
+    suff = sufficiency_information(validate_joint(P), validate_encoder(encoder, np.shape(P)[1]), axis=1)
+    bound = float(np.max(np.abs(x_values)) ** 2 * (1 / sigma2[0] - 1 / sigma2[-1]) * suff)
+    return float(np.trapezoid(alpha**2 / sigma2**2 * excess, t)), bound
+
+
 def next_token_excess(P, encoder, given=None) -> float:
     """:math:`\\mathbb E[-\\log P(y \\mid E(x))] - \\mathbb E[-\\log P(y \\mid x)]`: the price of predicting the text from a code.
 

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 
 from ..jghm.model import TinyTree
-from ..numerics import fit_inverse_m
+from ..numerics import fit_prompt_expansion
 from ..registry import experiment
 from ..runtime import ScaleSettings
 from .contrastive import align_to_pmi, excess_risk_large_batch, fit_score_table, monte_carlo_losses
@@ -167,8 +167,9 @@ class ZeroShotResult:
     risk_se: np.ndarray  # (n_enc, n_M)
     risk_infinite_M: np.ndarray  # (n_enc,)
     bayes_risk: float  # H(C | X)
-    fit_a: np.ndarray  # (n_enc,)
-    fit_b: np.ndarray  # (n_enc,)
+    fit_b: np.ndarray  # (n_enc,) risk ~ risk_infinite_M + fit_b / M + fit_c / M^2 (weighted least squares)
+    fit_c: np.ndarray  # (n_enc,)
+    fit_worst: np.ndarray  # (n_enc,) the largest residual of that fit, in standard errors
     pushforward_kl: np.ndarray  # (n_enc,) E_x KL(p(c|x) || p_hat_inf(c|x)), <= suff
     examples: np.ndarray  # (n_examples,) image values shown in the widget
     example_bayes: np.ndarray  # (n_examples, n_classes)
@@ -199,9 +200,10 @@ def zero_shot(scale: str | None = None, seed: int = 0, device=None) -> ZeroShotR
                 if d == 0:
                     shown[i, j] = posterior[examples]
         risk[:, j], se[:, j] = draws.mean(axis=0), draws.std(axis=0, ddof=1) / np.sqrt(cfg.n_draws)
-    fits = np.array([fit_inverse_m(cfg.Ms, row) for row in risk])
     bayes = bayes_label_posterior(P, channel)
     limits = [zero_shot_posterior(s, P, channel) for s in scores]
+    risk_inf = np.array([cross_entropy_risk(q, P, channel) for q in limits])
+    fits = np.array([fit_prompt_expansion(cfg.Ms, *rows, limit) for *rows, limit in zip(risk, se, risk_inf)])
     joint_xc = P @ channel
     return ZeroShotResult(
         config=cfg,
@@ -210,10 +212,11 @@ def zero_shot(scale: str | None = None, seed: int = 0, device=None) -> ZeroShotR
         Ms=np.array(cfg.Ms),
         risk=risk,
         risk_se=se,
-        risk_infinite_M=np.array([cross_entropy_risk(q, P, channel) for q in limits]),
+        risk_infinite_M=risk_inf,
         bayes_risk=cross_entropy_risk(bayes, P, channel),
-        fit_a=fits[:, 0],
-        fit_b=fits[:, 1],
+        fit_b=fits[:, 0],
+        fit_c=fits[:, 1],
+        fit_worst=fits[:, 2],
         pushforward_kl=np.array([float(np.sum(joint_xc * np.log(bayes / q))) for q in limits]),
         examples=examples,
         example_bayes=bayes[examples],

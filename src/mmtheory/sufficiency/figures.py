@@ -162,7 +162,7 @@ def draw_coarsening_state(fig, P, n_cells: int, axis: int = 0) -> None:
 
 
 def plot_zero_shot(result: ZeroShotResult):
-    """Zero-shot risk against the number of prompts, with the fitted a + b/M."""
+    """Zero-shot risk against the number of prompts, with the fitted expansion limit + b/M + c/M^2."""
     from ..viz import new_figure, sequential_colors
 
     fig, ax = new_figure()
@@ -170,7 +170,8 @@ def plot_zero_shot(result: ZeroShotResult):
     for i, color in enumerate(sequential_colors(len(result.k))):
         label = "PMI (sufficient)" if result.suff[i] < 1e-12 else f"k = {result.k[i]} leaves"
         ax.errorbar(result.Ms, result.risk[i], yerr=2 * result.risk_se[i], fmt="o", color=color, ms=4, label=label)
-        ax.plot(M_grid, result.fit_a[i] + result.fit_b[i] / M_grid, color=color, lw=1)
+        fit = result.risk_infinite_M[i] + result.fit_b[i] / M_grid + result.fit_c[i] / M_grid**2
+        ax.plot(M_grid, fit, color=color, lw=1)
     ax.axhline(result.bayes_risk, color="k", ls="--", lw=1, label="Bayes risk $H(C|X)$")
     ax.set(xscale="log", xlabel="prompts per class $M$", ylabel="cross-entropy (nats)", title="zero-shot risk")
     ax.legend(fontsize="small")

@@ -66,3 +66,14 @@ def test_book_scale_encoder_gets_within_a_stated_margin_of_bayes_at_p_0_1():
     trained = evaluate_clip(run, model, n=2000)
     bayes = bayes_risk(model, "clip", n=2000, seed=EVAL_SEED)
     assert trained.mean - bayes.mean < 0.2, (trained, bayes)
+
+
+def test_bayes_curves_one_modality_at_a_time():
+    r = bayes_curves(ps=(0.05, 0.2), n=200, fixed="text", tasks=("cdm",))
+    assert set(r.bayes) == {"cdm"} and r.fixed == "text"
+    np.testing.assert_allclose(r.misspecified["cdm"][1], r.bayes["cdm"][1])  # at p = 0.2 nothing is moved
+    assert r.misspecified["cdm"][0, 0] > r.bayes["cdm"][0, 0]
+    with pytest.raises(ValueError, match="fixed must be one of"):
+        bayes_curves(ps=(0.1,), fixed="both")
+    with pytest.raises(ValueError, match="tasks must be among"):
+        bayes_curves(ps=(0.1,), tasks=("clip", "cls"))

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..checks import OneOf, constrain
 from ..numerics import fit_inverse_m, ridge_predict
 from ..registry import experiment
 from ..runtime import ScaleSettings, get_device, progress
@@ -283,6 +284,7 @@ class BayesCurves:
     samples: dict
     bayes: dict
     misspecified: dict
+    fixed: str | None = None  # "text" or "image": that tree stays at train_p while the other's p is swept
 
 
 @dataclasses.dataclass(frozen=True)
@@ -301,22 +303,31 @@ BAYES_SCALES = BayesCurvesSettings.SCALES = {  # the instances behind BayesCurve
 }
 
 
-def bayes_curves(ps, n: int = 2000, n_vlm: int = 200, train_p: float = 0.2, seed: int = 0,
-                 device=None) -> BayesCurves:
-    """Bayes and misspecified-BP risks of the four tasks on the paper's trees at every ``p``."""
+@constrain(fixed=OneOf(None, "text", "image"))
+def bayes_curves(ps, n: int = 2000, n_vlm: int = 200, train_p: float = 0.2, seed: int = 0, device=None,
+                 fixed: str | None = None, tasks=TASKS) -> BayesCurves:
+    """Bayes and misspecified-BP risks of ``tasks`` on the paper's trees at every ``p``.
+
+    With ``fixed="text"`` only the image tree's flip probability is swept (the text tree stays at
+    ``train_p``), with ``fixed="image"`` only the text tree's: the one-modality sweeps of the paper's Fig. 9."""
+    unknown = set(tasks) - set(TASKS)
+    if unknown:
+        raise ValueError(f"tasks must be among {TASKS}, got {sorted(unknown)}")
     trained = JGHM.paper(p=train_p)
-    samples = {task: (n_vlm if task == "vlm" else n) for task in TASKS}
-    bayes = {task: [] for task in TASKS}
-    wrong = {task: [] for task in TASKS}
+    samples = {task: (n_vlm if task == "vlm" else n) for task in tasks}
+    bayes = {task: [] for task in tasks}
+    wrong = {task: [] for task in tasks}
     for i, p in enumerate(progress(ps, desc="Bayes risks")):
-        truth = JGHM.paper(p=float(p))
-        for task in TASKS:
+        p = float(p)
+        truth = {None: JGHM.paper(p=p), "text": JGHM.paper(p=train_p, p_image=p),
+                 "image": JGHM.paper(p=p, p_image=train_p)}[fixed]
+        for task in tasks:
             for out, bp_model in ((bayes, None), (wrong, trained)):
                 risk = bayes_risk(truth, task, n=samples[task], seed=seed + i, bp_model=bp_model, device=device)
                 out[task].append((risk.mean, risk.se))
     as_arrays = lambda d: {task: np.array(values) for task, values in d.items()}  # noqa: E731
     return BayesCurves(ps=np.asarray(ps, dtype=float), train_p=train_p, samples=samples,
-                       bayes=as_arrays(bayes), misspecified=as_arrays(wrong))
+                       bayes=as_arrays(bayes), misspecified=as_arrays(wrong), fixed=fixed)
 
 
 @experiment(plot=plot_bayes_curves)

@@ -359,3 +359,12 @@ def test_closed_form_residuals_match_the_formulas():
     for name, err, cos, what in rows:
         assert err < 1e-10, name
         assert cos == pytest.approx(1.0, abs=1e-10), name
+
+
+def test_nested_cluster_context_has_a_strong_top_and_clear_gaps():
+    S = cx.context_svd(cx.nested_cluster_context())
+    assert S.s[1] > 0.95 and S.s[1] - S.s[2] > 0.15 and S.s[3] - S.s[4] > 0.5
+    low, high = cx.theorem16_range(S.s)
+    assert low < 0.05 and high - low > 0.08  # a range of epsilon below one half, wide enough to see
+    with pytest.raises(ValueError, match="noise"):
+        cx.nested_cluster_context(noise=1.0)

@@ -4,14 +4,16 @@ objectives that learn the top singular functions, scaling and context quality.
 Chapters and tests import from here; the modules behind these names may move."""
 
 # ruff: noqa: F401
-from . import contexts, experiments, figures, objectives, operator, quality, scaling
+from . import contexts, experiments, figures, infonce, objectives, operator, quality, scaling
 from .operator import (validate_context, expectation_operator, dual_kernel, ContextSVD, context_svd,
     duality_residuals, check_rho, cca_r2, probe_error, coefficients, compatibility, Representer, representers,
     theorem16_range,
     optimal_worst_case_error, worst_case_error, ratio_trace, tau_metric, decay_rate)
 from .contexts import (gaussian_context, hermite_functions, hypercube_points, hypercube_context,
     hypercube_spectrum, parities, ring_context, ring_weights, ring_spectrum, label_context, knn_context, two_moons,
-    empirical_context, mehler_kernel, nystrom_contexture, convolve, convex_mix, concatenate, closed_form_residuals)
+    empirical_context, mehler_kernel, nystrom_contexture, convolve, convex_mix, concatenate, nested_cluster_context,
+    closed_form_residuals)
+from .infonce import weak_association, double_centred_pmi, pmi_top_functions, fit_low_rank_infonce
 from .objectives import (spectral_contrastive_loss, noncontrastive_loss, balanced_mse_loss, mse_loss,
     eigenmap_loss, contrastive_minimum, noncontrastive_minimum, balanced_mse_minimum, eigenmap_minimum, fit_table)
 from .quality import (ridge_probe_error, sample_masked_pairs, estimated_contexture, hypercube_target, knn_spectrum,
@@ -25,14 +27,16 @@ from .experiments import (WidthSweepResult, WidthSweepSettings, SWEEP_SIZES, con
 from .figures import (ASSOCIATION_LEVELS, draw_association_state, draw_optimality_state, draw_mixing_state,
     plot_width_sweep, draw_alignment_state, plot_mask_rate, draw_mask_rate_state, plot_knn_quality)
 
-__all__ = ['contexts', 'experiments', 'figures', 'objectives', 'operator', 'quality', 'scaling',
+__all__ = ['contexts', 'experiments', 'figures', 'infonce', 'objectives', 'operator', 'quality', 'scaling',
     'validate_context', 'expectation_operator', 'dual_kernel', 'ContextSVD', 'context_svd', 'duality_residuals',
     'check_rho', 'cca_r2', 'probe_error', 'coefficients', 'compatibility', 'Representer', 'representers',
     'theorem16_range',
     'optimal_worst_case_error', 'worst_case_error', 'ratio_trace', 'tau_metric', 'decay_rate', 'gaussian_context',
     'hermite_functions', 'hypercube_points', 'hypercube_context', 'hypercube_spectrum', 'parities', 'ring_context',
     'ring_weights', 'ring_spectrum', 'label_context', 'knn_context', 'two_moons', 'empirical_context',
-    'mehler_kernel', 'nystrom_contexture', 'convolve', 'convex_mix', 'concatenate', 'closed_form_residuals',
+    'mehler_kernel', 'nystrom_contexture', 'convolve', 'convex_mix', 'concatenate', 'nested_cluster_context',
+    'closed_form_residuals', 'weak_association', 'double_centred_pmi', 'pmi_top_functions',
+    'fit_low_rank_infonce',
     'spectral_contrastive_loss', 'noncontrastive_loss', 'balanced_mse_loss', 'mse_loss', 'eigenmap_loss',
     'contrastive_minimum', 'noncontrastive_minimum', 'balanced_mse_minimum', 'eigenmap_minimum', 'fit_table',
     'ridge_probe_error', 'sample_masked_pairs', 'estimated_contexture', 'hypercube_target', 'knn_spectrum', 'TIE',

@@ -14,6 +14,7 @@ from mmtheory.contexture import (cca_r2, context_svd, draw_mask_rate_state, esti
     hypercube_context, hypercube_spectrum, hypercube_target, knn_quality, knn_spectrum, mask_rate_sweep,
     parities, plot_knn_quality, plot_mask_rate, run_knn_quality, run_mask_rate, sample_masked_pairs,
     tau_metric, two_moons)
+from mmtheory import contexture as cx  # noqa: E402
 from mmtheory.numerics import nested_ridge_predict, principal_cosines, ridge_predict
 from mmtheory.registry import experiments  # noqa: E402
 
@@ -199,3 +200,22 @@ def test_bad_arguments_name_the_argument(call, name):
 def test_draw_rejects_a_p_off_the_grid(mask_quick):
     with pytest.raises(ValueError, match="p must be one of the stored mask rates"):
         draw_mask_rate_state(plt.figure(), mask_quick, 0.123)
+
+
+def test_subspace_estimate_obeys_wedin_and_the_gap_vanishes_at_both_ends_of_the_mask_rate():
+    n, d = 5, 15  # parities of degree <= 2 on 5 bits: 5 + 10
+    gaps = []
+    for p in (0.05, 0.5, 0.95):
+        P = cx.hypercube_context(n, p)
+        x, a = cx.sample_masked_pairs(n, p, 200_000, np.random.default_rng(1))
+        C = np.zeros_like(P)
+        np.add.at(C, (x, a), 1.0)
+        est = cx.subspace_estimate(P, C, d)
+        assert est.gap == pytest.approx((1 - p) - (1 - p) ** 1.5, abs=1e-12)
+        assert est.sin_theta <= est.bound  # trivially true when the bound is inf
+        gaps.append(est.gap)
+    assert gaps[1] > max(gaps[0], gaps[2])
+    exact = cx.subspace_estimate(P, P, d)
+    assert exact.sin_theta < 1e-6 and exact.noise < 1e-12 and exact.bound < 1e-10
+    with pytest.raises(ValueError, match="same shape"):
+        cx.subspace_estimate(P, P[:, :3], d)

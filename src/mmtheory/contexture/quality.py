@@ -45,6 +45,7 @@ on this toy it fails.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -80,6 +81,49 @@ def sample_masked_pairs(n: int, p: float, n_pre: int, rng: np.random.Generator) 
     bits = (x[:, None] >> np.arange(n - 1, -1, -1)) & 1  # bit 0 is the coordinate +1
     digits = np.where(rng.random((n_pre, n)) < p, 1, np.where(bits == 0, 2, 0))
     return x, digits @ (3 ** np.arange(n - 1, -1, -1))
+
+
+@dataclasses.dataclass(frozen=True)
+class SubspaceEstimate:
+    r"""How far the plug-in estimate of a context's top singular vectors is from the truth, and Wedin's bound.
+
+    ``sin_theta`` is the largest principal sine between the top ``d + 1`` left singular vectors of
+    :math:`Q` and of :math:`\hat Q` (the constant included), ``noise`` is :math:`\|\hat Q - Q\|_{\rm op}`,
+    ``gap`` is :math:`s_d - s_{d+1}`, and ``bound`` is :math:`\text{noise}/(\text{gap} - \text{noise})`, or
+    ``inf`` when the noise is not below the gap (the bound says nothing)."""
+
+    sin_theta: float
+    noise: float
+    gap: float
+    bound: float
+
+
+def _q_matrix(P: np.ndarray) -> np.ndarray:
+    px, pa = P.sum(axis=1), P.sum(axis=0)
+    return P / np.sqrt(np.outer(np.where(px > 0, px, 1.0), np.where(pa > 0, pa, 1.0)))  # unseen rows/columns: 0
+
+
+@constrain(d=Integer(1))
+def subspace_estimate(P, P_hat, d: int) -> SubspaceEstimate:
+    r"""Compare the top-``d`` singular vectors of a context ``P`` with those of an estimate ``P_hat`` (same shape).
+
+    Implements {prf:ref}`prop-wedin-contexture`
+
+    :math:`Q = D_X^{-1/2} P D_A^{-1/2}` and :math:`\hat Q` likewise from ``P_hat`` with its own marginals (rows
+    or columns it never saw are zero). By Wedin's theorem the sine is at most ``bound`` whenever
+    ``noise < gap``.
+    """
+    P, P_hat = np.asarray(P, dtype=float), np.asarray(P_hat, dtype=float)
+    if P.shape != P_hat.shape or P.ndim != 2:
+        raise ValueError(f"P and P_hat must be tables of the same shape, got {P.shape} and {P_hat.shape}")
+    Q, Q_hat = _q_matrix(P / P.sum()), _q_matrix(P_hat / P_hat.sum())
+    d = check_integer(d, "d", 1, min(Q.shape) - 2, note="the number of non-constant singular vectors kept")
+    U, s, _ = np.linalg.svd(Q, full_matrices=False)
+    U_hat = np.linalg.svd(Q_hat, full_matrices=False)[0]
+    cos = np.linalg.svd(U[:, : d + 1].T @ U_hat[:, : d + 1], compute_uv=False).min()
+    noise, gap = float(np.linalg.norm(Q_hat - Q, 2)), float(s[d] - s[d + 1])
+    return SubspaceEstimate(sin_theta=float(np.sqrt(max(0.0, 1 - cos**2))), noise=noise, gap=gap,
+                            bound=noise / (gap - noise) if noise < gap else math.inf)
 
 
 @constrain(n=Integer(1, 12), d=Integer(1))

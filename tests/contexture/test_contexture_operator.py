@@ -368,3 +368,19 @@ def test_nested_cluster_context_has_a_strong_top_and_clear_gaps():
     assert low < 0.05 and high - low > 0.08  # a range of epsilon below one half, wide enough to see
     with pytest.raises(ValueError, match="noise"):
         cx.nested_cluster_context(noise=1.0)
+
+
+def test_loss_mixture_and_concatenated_encoders_the_official_codes_operations():
+    P1, P2 = cx.ring_context(16, 0.7), cx.ring_context(16, 2.0)
+    s_loss, mu = cx.loss_mixture([P1, P2], [0.3, 0.7])
+    s_joint = cx.context_svd(cx.convex_mix([P1, P2], [0.3, 0.7])).s
+    assert np.all(s_loss >= s_joint - 1e-12) and np.any(s_loss > s_joint + 1e-3)  # Jensen, strict somewhere
+    px = P1.sum(1)
+    np.testing.assert_allclose(mu.T @ (px[:, None] * mu), np.eye(16), atol=1e-10)  # orthonormal in L2(P_X)
+    assert cx.loss_mixture([P1, P2], [1.0, 0.0])[0] == pytest.approx(cx.context_svd(P1).s, abs=1e-10)
+    E = cx.concatenated_encoders([P1, P2], [2, 2])
+    assert E.shape == (16, 4) and np.linalg.matrix_rank(E, tol=1e-8) == 2
+    with pytest.raises(ValueError, match="same law of X"):
+        cx.loss_mixture([P1, cx.nested_cluster_context(N=16, M=16)], [0.5, 0.5])
+    with pytest.raises(ValueError, match="one dimension per context"):
+        cx.concatenated_encoders([P1, P2], [2])

@@ -11,7 +11,7 @@ from .operator import (validate_context, expectation_operator, dual_kernel, Cont
     optimal_worst_case_error, worst_case_error, ratio_trace, tau_metric, decay_rate)
 from .contexts import (gaussian_context, hermite_functions, hypercube_points, hypercube_context,
     hypercube_spectrum, parities, ring_context, ring_weights, ring_spectrum, label_context, knn_context, two_moons,
-    empirical_context, mehler_kernel, nystrom_contexture, convolve, convex_mix, concatenate, nested_cluster_context,
+    empirical_context, mehler_kernel, nystrom_contexture, convolve, convex_mix, concatenate, loss_mixture, concatenated_encoders, nested_cluster_context,
     closed_form_residuals)
 from .infonce import weak_association, double_centred_pmi, pmi_top_functions, fit_low_rank_infonce
 from .objectives import (spectral_contrastive_loss, noncontrastive_loss, balanced_mse_loss, mse_loss,
@@ -34,7 +34,7 @@ __all__ = ['contexts', 'experiments', 'figures', 'infonce', 'objectives', 'opera
     'optimal_worst_case_error', 'worst_case_error', 'ratio_trace', 'tau_metric', 'decay_rate', 'gaussian_context',
     'hermite_functions', 'hypercube_points', 'hypercube_context', 'hypercube_spectrum', 'parities', 'ring_context',
     'ring_weights', 'ring_spectrum', 'label_context', 'knn_context', 'two_moons', 'empirical_context',
-    'mehler_kernel', 'nystrom_contexture', 'convolve', 'convex_mix', 'concatenate', 'nested_cluster_context',
+    'mehler_kernel', 'nystrom_contexture', 'convolve', 'convex_mix', 'concatenate', 'loss_mixture', 'concatenated_encoders', 'nested_cluster_context',
     'closed_form_residuals', 'weak_association', 'double_centred_pmi', 'pmi_top_functions',
     'fit_low_rank_infonce',
     'spectral_contrastive_loss', 'noncontrastive_loss', 'balanced_mse_loss', 'mse_loss', 'eigenmap_loss',

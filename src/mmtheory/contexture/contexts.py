@@ -276,6 +276,47 @@ def concatenate(P1, P2) -> np.ndarray:
     return joint[:, joint.sum(axis=0) > 0]
 
 
+def loss_mixture(Ps, weights) -> tuple[np.ndarray, np.ndarray]:
+    r"""The official code's convex combination: mix the *losses*, learning the top eigenfunctions of :math:`\sum_j w_j T_jT_j^*`.
+
+    Implements {prf:ref}`prop-mixing`
+
+    The contexts must share the law of :math:`X` (their context variables may differ). Returns ``(s, mu)``:
+    the square roots of the eigenvalues, descending (``s[0] = 1`` for the constant), and the
+    eigenfunctions as columns, orthonormal in :math:`L^2(P_X)`. Compare :func:`convex_mix`, which mixes the
+    joint laws: for commuting walks its singular values are :math:`|w m_1 + (1-w) m_2|` against
+    :math:`\sqrt{w m_1^2 + (1-w) m_2^2}` here, never larger.
+    """
+    Ps = [validate_context(P) for P in Ps]
+    weights = np.asarray(weights, dtype=float)
+    if weights.shape != (len(Ps),) or np.any(weights < 0) or abs(weights.sum() - 1) > 1e-9:
+        raise ValueError(f"weights must be {len(Ps)} non-negative numbers summing to 1, got {weights}")
+    px = Ps[0].sum(axis=1)
+    if any(P.shape[0] != px.size or not np.allclose(P.sum(axis=1), px) for P in Ps):
+        raise ValueError("the contexts must have the same law of X (equal row sums)")
+    root = np.sqrt(px)
+    K = sum(w * (P / np.sqrt(np.outer(px, P.sum(axis=0)))) @ (P / np.sqrt(np.outer(px, P.sum(axis=0)))).T
+            for w, P in zip(weights, Ps))  # sum_j w_j Q_j Q_j^T, in the coordinates sqrt(p_x) f(x)
+    values, vectors = np.linalg.eigh(K)
+    values, vectors = values[::-1], vectors[:, ::-1]
+    return np.sqrt(np.clip(values, 0.0, None)), vectors / root[:, None]
+
+
+def concatenated_encoders(Ps, ds) -> np.ndarray:
+    r"""The official code's concatenation: the top-:math:`d_j` singular functions of each context, side by side.
+
+    Implements {prf:ref}`prop-mixing`
+
+    Returns an ``N x sum(ds)`` encoder. Compare :func:`concatenate`, which concatenates the context
+    *variables* and learns one top-:math:`d` span of the joint context.
+    """
+    from .operator import context_svd
+
+    if len(Ps) != len(ds):
+        raise ValueError(f"ds must give one dimension per context, got {len(ds)} for {len(Ps)} contexts")
+    return np.hstack([context_svd(P).mu[:, 1 : d + 1] for P, d in zip(Ps, ds)])
+
+
 @constrain(N=Integer(4), M=Integer(4), alpha=Real(0), beta=Real(0), noise=Real(0, 1, closed="left"), seed=Integer(0))
 def nested_cluster_context(N: int = 40, M: int = 60, alpha: float = 3.0, beta: float = 2.0, noise: float = 0.3,
                            seed: int = 0) -> np.ndarray:

@@ -87,7 +87,7 @@ class FiniteContextResult:
     depths: np.ndarray
     excess_at_alpha_star: np.ndarray  # (n_L, n_T), Monte Carlo
     excess_se: np.ndarray  # (n_L, n_T)
-    ols_floor: np.ndarray  # (n_L,)
+    ols_reference: np.ndarray  # (n_L,)
     population_excess: np.ndarray  # (n_T,) at alpha*, L = infinity
     train_L: int
     trained_depths: np.ndarray
@@ -134,7 +134,7 @@ def icl_finite_context(scale: str | None = None, seed: int = 0, device=None) -> 
                for T in sizes.train]
     return FiniteContextResult(
         model=model, Ls=np.array(sizes.Ls), depths=depths, excess_at_alpha_star=excess, excess_se=se,
-        ols_floor=np.array([ols_excess(model, L) for L in sizes.Ls]),
+        ols_reference=np.array([ols_excess(model, L) for L in sizes.Ls]),
         population_excess=np.array([ca_excess(a_star, int(T), model) for T in depths]),
         train_L=200, trained_depths=np.array(sizes.train),
         trained_alpha=np.array([float(r.parameters["alpha"]) for r in trained]),
@@ -156,7 +156,7 @@ class BaselineResult:
     curve_steps: np.ndarray
     softmax_curve: np.ndarray  # (n_L, records): excess over the oracle along training
     stack_curve: np.ndarray  # (n_L, records)
-    ols_floor: np.ndarray  # (n_L,)
+    ols_reference: np.ndarray  # (n_L,)
     softmax_seconds: np.ndarray  # (n_L,)
     stack_seconds: np.ndarray  # (n_L,)
     device: str
@@ -207,7 +207,7 @@ def icl_softmax_baseline(scale: str | None = None, seed: int = 0, device=None) -
         depth=size.depth, stack_depth=8, curve_steps=runs["softmax"][0][0].steps,
         softmax_curve=np.array([r.excess for r, _ in runs["softmax"]]),
         stack_curve=np.array([r.excess for r, _ in runs["stack"]]),
-        ols_floor=np.array([ols_excess(model, L) for L in size.Ls]),
+        ols_reference=np.array([ols_excess(model, L) for L in size.Ls]),
         softmax_seconds=np.array([t for _, t in runs["softmax"]]), stack_seconds=np.array([t for _, t in runs["stack"]]),
         device=str(dev),
         softmax_se=np.array([r.excess_se for r, _ in runs["softmax"]]),

@@ -87,10 +87,10 @@ def plot_finite_context(result: FiniteContextResult):
     for i, (L, color) in enumerate(zip(result.Ls, sequential_colors(len(result.Ls)))):
         ax0.errorbar(result.depths, result.excess_at_alpha_star[i], yerr=2 * result.excess_se[i], fmt="o-", ms=3,
                      color=color, label=f"L = {L}")
-        ax0.axhline(result.ols_floor[i], color=color, ls=":", lw=1)
+        ax0.axhline(result.ols_reference[i], color=color, ls=":", lw=1)
     ax0.plot(result.depths, result.population_excess, "k--", lw=1, label=r"$L = \infty$")
     ax0.set(xscale="log", yscale="log", xlabel="depth $T$", ylabel="excess over the oracle",
-            title=r"at $\alpha^*$: depth helps down to the OLS floor (dotted)", ylim=(1e-4, 1))
+            title=r"at $\alpha^*$: depth helps down to the OLS reference (dotted)", ylim=(1e-4, 1))
     ax0.legend(fontsize="small")
     ax1.semilogx(result.trained_depths, result.trained_alpha, "o-", color=PALETTE[0],
                  label=f"trained at L = {result.train_L}")
@@ -110,7 +110,7 @@ def draw_context_state(fig, result: FiniteContextResult, L: int) -> None:
         ax.plot(result.depths, row, color="0.85", lw=1)
     ax.errorbar(result.depths, result.excess_at_alpha_star[i], yerr=2 * result.excess_se[i], fmt="o-",
                 color=PALETTE[0], label=f"deep CA at α*, L = {L}")
-    ax.axhline(result.ols_floor[i], color=PALETTE[1], ls=":", label="least-squares floor $R\\,d/(L-d-1)$")
+    ax.axhline(result.ols_reference[i], color=PALETTE[1], ls=":", label="OLS reference $R\\,d/(L-d-1)$")
     ax.plot(result.depths, result.population_excess, "k--", lw=1, label="$L = \\infty$")
     ax.set(xscale="log", yscale="log", ylim=(1e-5, 1), xlabel="depth $T$", ylabel="excess over the oracle",
            title=f"context length L = {L}")
@@ -123,7 +123,7 @@ def plot_softmax_baseline(result: BaselineResult):
 
     fig, axes = new_figure(ncols=len(result.Ls))
     for ax, L, soft, stack, floor in zip(np.atleast_1d(axes), result.Ls, result.softmax_curve, result.stack_curve,
-                                         result.ols_floor):
+                                         result.ols_reference):
         ax.plot(result.curve_steps, soft, color=PALETTE[1], label=f"softmax transformer (depth {result.depth})")
         ax.plot(result.curve_steps, stack, color=PALETTE[0], label=f"cross-attention stack (T = {result.stack_depth})")
         ax.axhline(floor, color="k", ls=":", lw=1, label="least squares")

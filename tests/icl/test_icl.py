@@ -212,3 +212,21 @@ def test_softmax_baseline_is_reproducible_whatever_the_global_seed():
     torch.manual_seed(2)
     second = icl_softmax_baseline(scale="quick", device="cpu")
     np.testing.assert_array_equal(first.softmax_curve, second.softmax_curve)
+
+
+def test_von_oswald_layer_is_one_gradient_step_and_zfb_optimum_matches_least_squares():
+    from mmtheory.icl import LinearSelfAttention, fit_preconditioner, linear_regression_prompts, zfb_optimum
+
+    spectrum, L = [0.5, 3.0], 8
+    p = linear_regression_prompts(spectrum, 100_000, L, seed=3)
+    layer = LinearSelfAttention(2, "standard")
+    with torch.no_grad():
+        layer.W_KQ[:2, :2] = 0.4 * torch.eye(2, dtype=torch.float64)
+        torch.testing.assert_close(layer(p), gradient_descent_prediction(p, 0.4, 1), rtol=0, atol=1e-12)
+    fitted, formula = fit_preconditioner(p), zfb_optimum(spectrum, L)
+    torch.testing.assert_close(fitted, formula, rtol=0.04, atol=0.01)
+    assert bool((torch.diagonal(formula) < 1 / torch.tensor(spectrum, dtype=torch.float64)).all())
+    with pytest.raises(ValueError, match="positive variances"):
+        linear_regression_prompts([1.0, -1.0], 10, 5)
+    with pytest.raises(ValueError, match="L must be a positive integer"):
+        zfb_optimum(spectrum, 0)

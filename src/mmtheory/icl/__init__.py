@@ -8,7 +8,8 @@ from . import closed_forms, experiments, figures, modules, prompts
 from .closed_forms import (LatentFactorModel, alpha_star, rho_star, bayes_risk, lsa_optimum, ca_excess,
     optimal_alpha, optimal_alpha_beta, VARIANTS, best_variant_excess)
 from .prompts import (Prompts, sample_tasks, sample_prompts, modality_oracle_risks, context_moments,
-    gradient_descent_prediction, excess_over_oracle, ols_prediction, ols_excess)
+    gradient_descent_prediction, excess_over_oracle, ols_prediction, ols_excess, linear_regression_prompts, zfb_optimum,
+    fit_preconditioner)
 from .modules import (CrossAttentionStack, LinearSelfAttention, SoftmaxTransformer, TrainResult, train_in_context)
 from .experiments import (DepthSweepResult, DepthSweepSettings, icl_depth_sweep, FiniteContextResult,
     FiniteContextSettings, icl_finite_context, BaselineResult, SoftmaxBaselineSettings, SOFTMAX_SIZES,
@@ -19,7 +20,7 @@ from .figures import (draw_lsa_state, plot_depth_sweep, draw_depth_state, plot_f
 __all__ = ['closed_forms', 'experiments', 'figures', 'modules', 'prompts', 'LatentFactorModel', 'alpha_star',
     'rho_star', 'bayes_risk', 'lsa_optimum', 'ca_excess', 'optimal_alpha', 'optimal_alpha_beta', 'VARIANTS',
     'best_variant_excess', 'Prompts', 'sample_tasks', 'sample_prompts', 'modality_oracle_risks', 'context_moments',
-    'gradient_descent_prediction', 'excess_over_oracle', 'ols_prediction', 'ols_excess', 'CrossAttentionStack',
+    'gradient_descent_prediction', 'excess_over_oracle', 'ols_prediction', 'ols_excess', 'linear_regression_prompts', 'zfb_optimum', 'fit_preconditioner', 'CrossAttentionStack',
     'LinearSelfAttention', 'SoftmaxTransformer', 'TrainResult', 'train_in_context', 'DepthSweepResult',
     'DepthSweepSettings', 'icl_depth_sweep', 'FiniteContextResult', 'FiniteContextSettings', 'icl_finite_context',
     'BaselineResult', 'SoftmaxBaselineSettings', 'SOFTMAX_SIZES', 'icl_softmax_baseline', 'OneLayerChapter',

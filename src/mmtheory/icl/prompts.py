@@ -124,3 +124,54 @@ def ols_excess(model: LatentFactorModel, L: int) -> float:
     if isinstance(L, bool) or not isinstance(L, int) or L <= model.d + 1:
         raise ValueError(f"L (the context length) must be an integer > d + 1 = {model.d + 1}, got {L!r}")
     return bayes_risk(model) * model.d / (L - model.d - 1)
+
+
+# --------------------------------------------------------------------------- the classical benchmark: linear regression
+
+
+@constrain(n=Integer(1), L=Integer(1), seed=Integer(0))
+def linear_regression_prompts(spectrum, n: int, L: int, seed: int = 0) -> Prompts:
+    r"""Noiseless in-context linear regression: :math:`x \sim \mathcal N(0, \Lambda)`, :math:`w \sim \mathcal N(0, I)`,
+    :math:`y = w^\top x`, with :math:`\Lambda = \operatorname{diag}(\text{spectrum})` the same for every task.
+
+    Implements {prf:ref}`prop-zfb-optimum`
+
+    The task law of Zhang, Frei and Bartlett (2024) and of von Oswald et al. (2023), as a :class:`Prompts`
+    batch (``w`` is the task's weight vector, ``oracle_risk`` zero: the oracle knows ``w``).
+    """
+    lam = torch.as_tensor(spectrum, dtype=torch.float64)
+    if lam.ndim != 1 or lam.numel() < 1 or not bool((lam > 0).all()):
+        raise ValueError(f"spectrum must be a non-empty list of positive variances, got {spectrum!r}")
+    gen = torch.Generator().manual_seed(seed)
+    d = lam.numel()
+    x = torch.randn(n, L + 1, d, generator=gen, dtype=torch.float64) * lam.sqrt()
+    w = torch.randn(n, d, generator=gen, dtype=torch.float64)
+    y = (x @ w[:, :, None])[..., 0]
+    return Prompts(X=x[:, :L], y=y[:, :L], xq=x[:, L], yq=y[:, L], w=w, oracle_risk=torch.zeros(n, dtype=torch.float64))
+
+
+def zfb_optimum(spectrum, L: int) -> torch.Tensor:
+    r"""The best one-layer preconditioner at context length :math:`L`,
+    :math:`\Gamma^* = \big((1 + 1/L)\Lambda + \operatorname{tr}(\Lambda)/L \cdot I\big)^{-1}` (Zhang, Frei, Bartlett 2024).
+
+    Implements {prf:ref}`prop-zfb-optimum`
+    """
+    lam = torch.as_tensor(spectrum, dtype=torch.float64)
+    if isinstance(L, bool) or not isinstance(L, int) or L < 1:
+        raise ValueError(f"L must be a positive integer, got {L!r}")
+    return torch.diag(1.0 / ((1 + 1 / L) * lam + lam.sum() / L))
+
+
+def fit_preconditioner(p: Prompts) -> torch.Tensor:
+    r"""The :math:`\Gamma` minimising :math:`\sum (x_q^\top \Gamma^\top \hat c - y_q)^2` over the batch, by least squares.
+
+    Implements {prf:ref}`prop-zfb-optimum`
+
+    The prediction is linear in :math:`\Gamma`, :math:`x_q^\top\Gamma^\top\hat c = \operatorname{vec}(\Gamma)^\top(\hat c \otimes x_q)`,
+    so the empirical optimum of a one-layer LSA is one linear least-squares problem.
+    """
+    _, c = context_moments(p)
+    features = (c[:, :, None] * p.xq[:, None, :]).flatten(1)  # Gamma[i, j] multiplies c_i x_q,j
+    coef = torch.linalg.lstsq(features, p.yq[:, None]).solution[:, 0]
+    d = p.xq.shape[1]
+    return coef.reshape(d, d)

@@ -99,7 +99,7 @@ ALLOWED = {
     "mmtheory.jghm.bp.label_posterior": "leaf is checked against the tree by leaf_path",
     "mmtheory.jghm.bp.label_prior": "leaf is checked against the tree by leaf_path",
     "mmtheory.jghm.reference.denoising_mean_reference": "arrays; sigma is declared",
-    "mmtheory.sufficiency.figures.draw_denoising_state": "a figure state; cells is checked by block_encoder",
+    "mmtheory.sufficiency.figures.draw_denoising_state": "a figure state; sigma is checked by denoising_excess",
     "mmtheory.contexture.figures.draw_alignment_state": "width and depth are stored values of the sweep",
     # ranges that depend on another argument: checked inline, with that argument's value in the message
     "mmtheory.contexture.operator.worst_case_error": "epsilon must lie in (1 - s_1, 1), s_1 from svd",

@@ -209,24 +209,26 @@ def draw_zero_shot_state(fig, result: ZeroShotResult, k: int, M: int) -> None:
     ax1.legend(fontsize="small", loc="upper right")
 
 
-def draw_denoising_state(fig, P, x_values, cells: int, sigmas=(0.25, 0.5, 1.0, 2.0)) -> None:
-    """Part I widget: for a text coarsening into ``cells`` cells, the excess denoising risk against its bound."""
+def draw_denoising_state(fig, P, x_values, sigma: float, codes=(1, 3, 6)) -> None:
+    """Part I widget, one state per noise level ``sigma``: left, the excess denoising risk of every text
+    coarsening at this level against its bound; right, the excess against the noise level for a few codes."""
     from ..viz import PALETTE, sequential_colors
     from .encoders import block_encoder
 
     n = P.shape[1]
     ax0, ax1 = fig.subplots(1, 2)
     all_cells = np.arange(1, n)  # n cells is sufficient: excess and bound both vanish
-    for sigma, color in zip(sigmas, sequential_colors(len(sigmas))):
-        excess = [denoising_excess(P, x_values, block_encoder(n, c), sigma)[0] for c in all_cells]
-        ax0.plot(all_cells, excess, "o-", color=color, ms=3, label=f"excess, σ = {sigma:g}")
-    bound = [denoising_excess(P, x_values, block_encoder(n, c))[1] for c in all_cells]
-    ax0.plot(all_cells, bound, "k--", lw=1, label="$2B^2\\,\\mathrm{Suff}(E)$")
-    ax0.axvline(cells, color=PALETTE[1], lw=1)
-    ax0.set(yscale="log", xlabel="cells of the text code", ylabel="excess squared error",
-            title="excess denoising risk and its bound")
+    pairs = [denoising_excess(P, x_values, block_encoder(n, c), sigma) for c in all_cells]
+    ax0.plot(all_cells, [e for e, _ in pairs], "o-", color=PALETTE[0], ms=3, label=f"excess at σ = {sigma:g}")
+    ax0.plot(all_cells, [b for _, b in pairs], "k--", lw=1, label="$2B^2\\,\\mathrm{Suff}(E_Y)$, every σ")
+    ax0.set(yscale="log", ylim=(1e-6, 10), xlabel="cells of the text code", ylabel="excess squared error",
+            title=f"noise level σ = {sigma:g}")
     ax0.legend(fontsize="small")
-    excess, bound_here = denoising_excess(P, x_values, block_encoder(n, cells), 1.0)
-    ax1.bar(["excess (σ = 1)", "bound"], [excess, bound_here], color=[PALETTE[0], "0.6"])
-    ax1.set(title=f"{cells} cells: ratio excess/bound = {excess / bound_here:.3f}" if bound_here > 0
-            else f"{cells} cells: sufficient, both zero")
+    grid = np.geomspace(0.05, 20, 30)
+    for c, color in zip(codes, sequential_colors(len(codes))):
+        ax1.plot(grid, [denoising_excess(P, x_values, block_encoder(n, c), g)[0] for g in grid], color=color,
+                 label=f"{c} cell{'s' if c > 1 else ''}")
+    ax1.axvline(sigma, color=PALETTE[1], lw=1)
+    ax1.set(xscale="log", xlabel="noise level σ", ylabel="excess squared error",
+            title="a noisier image leans on the text code")
+    ax1.legend(fontsize="small")

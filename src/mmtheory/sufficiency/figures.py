@@ -151,14 +151,19 @@ def draw_coarsening_state(fig, P, n_cells: int, axis: int = 0) -> None:
                extent=(-0.5, P.shape[1] - 0.5, -0.5, n_cells - 0.5))
     ax0.grid(False)
     ax0.set(xlabel="$y$", ylabel="code $E(x)$", title=f"$P(y \\mid E(x))$, {n_cells} cells")
-    cells = np.arange(1, n + 1)
-    suff = [sufficiency_information(P, block_encoder(n, c), axis=axis) for c in cells]
-    ax1.plot(cells, suff, "o-", color="0.7")
-    ax1.plot([n_cells], [suff[n_cells - 1]], "o", ms=10, color=PALETTE[1])
-    ax1.axhline(mutual_information(P), color="k", ls="--", lw=1, label="$I(X;Y)$: nothing kept")
-    ax1.set(xlabel="cells of the coarsening", ylabel="Suff$(E)$ (nats)",
-            title=f"Suff = {suff[n_cells - 1]:.4f} nats")
-    ax1.legend(fontsize="small")
+    rows = P if axis == 0 else P.T  # one row per value of the coded modality
+    enc = block_encoder(n, n_cells)
+    p_x = rows.sum(axis=1)
+    given_x = rows / p_x[:, None]
+    given_code = encode(rows, enc)[enc] / encode(rows, enc).sum(axis=1)[enc][:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kl = np.where(given_x > 0, given_x * np.log(given_x / given_code), 0.0).sum(axis=1)
+    share = p_x * kl  # each value's share of Suff(E) = sum_x p(x) KL(P(.|x) || P(.|E(x)))
+    ax1.bar(np.arange(n), share, color=PALETTE[0], width=0.8)
+    for edge in np.flatnonzero(np.diff(enc)) + 0.5:
+        ax1.axvline(edge, color=PALETTE[1], lw=1, ls=":")
+    ax1.set(xlabel="value $x$ (dotted: cell boundaries)", ylabel="$p(x)\\,$KL (nats)",
+            title=f"where Suff = {share.sum():.4f} nats is lost")
 
 
 def plot_zero_shot(result: ZeroShotResult):

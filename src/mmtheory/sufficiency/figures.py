@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..checks import Integer, OneOf, Positive, Real, constrain
-from .contrastive import clip_risk_exact
+from .contrastive import clip_risk_exact, excess_risk_large_batch
 from .downstream import denoising_excess
 from .encoders import block_encoder, encode, sufficiency_information
 from .joint import gaussian_joint, mutual_information, pmi, ratio_singular_values
@@ -93,26 +93,24 @@ def draw_pmi_recovery_state(fig, result: PMIRecoveryResult, rho: float, clip: fl
 
 
 @constrain(K=Integer(2))
-def draw_risk_profile_state(fig, P, K: int, lambdas=np.linspace(0.0, 2.0, 41), Ks=(2, 3, 4, 6, 8)) -> None:
-    """Part I widget: the exact risk of the scaled PMI :math:`\\lambda\\,\\mathrm{pmi}` for one K, and the
-    InfoNCE bound :math:`\\log K - R_K(\\mathrm{pmi})/2` against :math:`I(X;Y)` for every K."""
+def draw_risk_profile_state(fig, P, K: int, lambdas=np.linspace(0.0, 2.0, 41)) -> None:
+    """Part I widget: the exact risk of the scaled PMI :math:`\\lambda\\,\\mathrm{pmi}` for one K, and its excess
+    over the PMI against the :math:`K = \\infty` excess :math:`\\Delta`, which bounds it from above."""
     from ..viz import PALETTE
-    from .joint import mutual_information
 
     M = pmi(P)
     ax0, ax1 = fig.subplots(1, 2)
-    risks = [clip_risk_exact(lam * M, P, K) for lam in lambdas]
+    risks = np.array([clip_risk_exact(lam * M, P, K) for lam in lambdas])
     ax0.plot(lambdas, risks, color=PALETTE[0])
     ax0.axhline(2 * np.log(K), color="0.5", ls=":", lw=1, label="constant score: $2\\log K$")
     ax0.axvline(1.0, color=PALETTE[1], ls="--", lw=1, label="$\\lambda = 1$: the PMI")
     ax0.set(xlabel="$\\lambda$", ylabel="$R_K(\\lambda\\,\\mathrm{pmi})$", title=f"exact risk, K = {K}")
     ax0.legend(fontsize="small", loc="upper right")
-    bounds = [np.log(k) - clip_risk_exact(M, P, k) / 2 for k in Ks]
-    ax1.plot(Ks, bounds, "o-", color=PALETTE[0], label="$\\log K - R_K(\\mathrm{pmi})/2$")
-    ax1.plot([K], [np.log(K) - clip_risk_exact(M, P, K) / 2], "o", ms=11, mfc="none", color=PALETTE[1])
-    ax1.axhline(mutual_information(P), color="k", ls="--", lw=1, label="$I(X;Y)$")
-    ax1.set(xlabel="$K$", ylabel="nats", title="the InfoNCE bound tightens with K", ylim=(0, None))
-    ax1.legend(fontsize="small", loc="lower right")
+    ax1.plot(lambdas, [excess_risk_large_batch(lam * M, P) for lam in lambdas], "k--", lw=1,
+             label="$K = \\infty$: $\\Delta(\\lambda\\,\\mathrm{pmi})$")
+    ax1.plot(lambdas, risks - clip_risk_exact(M, P, K), color=PALETTE[0], label=f"K = {K}")
+    ax1.set(xlabel="$\\lambda$", ylabel="excess over the PMI (nats)", title="few candidates hide part of the excess")
+    ax1.legend(fontsize="small", loc="upper center")
 
 
 def plot_suff_vs_excess(result: SuffVsExcessResult):

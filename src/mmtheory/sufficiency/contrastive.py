@@ -160,15 +160,21 @@ def clip_risk_exact(score, P, K: int, direction: str = "both", max_terms: int = 
     ``direction="x_to_y"`` or ``"y_to_x"`` returns one of the two terms.
     """
     score, P = _check_score(score, P)
-    from math import comb
+    return _by_enumeration(_one_direction_exact, score, P, K, direction, max_terms,
+                           lambda n_other, n_anchor: math.comb(n_other + K - 2, K - 1) * n_anchor * n_other,
+                           "; use clip_risk_monte_carlo")
 
+
+def _by_enumeration(one_direction, score, P, K: int, direction: str, max_terms: int, size, hint: str = "") -> float:
+    """Sum an enumeration over candidate count vectors in the asked direction(s), refusing one whose largest
+    array (``size(n_other, n_anchor)`` entries) exceeds ``max_terms``."""
     for n_other, n_anchor in ((P.shape[1], P.shape[0]), (P.shape[0], P.shape[1])):
-        size = comb(n_other + K - 2, K - 1) * n_anchor * n_other
-        if size > max_terms:
-            raise ValueError(f"K = {K} on a {P.shape[0]}x{P.shape[1]} table needs {size:.3g} terms, more than "
-                             f"max_terms = {max_terms}; use clip_risk_monte_carlo")
-    x_to_y = _one_direction_exact(score, P, K) if direction != "y_to_x" else 0.0
-    y_to_x = _one_direction_exact(score.T, P.T, K) if direction != "x_to_y" else 0.0
+        terms = size(n_other, n_anchor)
+        if terms > max_terms:
+            raise ValueError(f"K = {K} on a {P.shape[0]}x{P.shape[1]} table needs {terms:.3g} terms, more than "
+                             f"max_terms = {max_terms}{hint}")
+    x_to_y = one_direction(score, P, K) if direction != "y_to_x" else 0.0
+    y_to_x = one_direction(score.T, P.T, K) if direction != "x_to_y" else 0.0
     return x_to_y + y_to_x
 
 
@@ -203,16 +209,8 @@ def mixture_kl(score, P, K: int, direction: str = "x_to_y", max_terms: int = 20_
     :func:`clip_risk_exact`).
     """
     score, P = _check_score(score, P)
-    from math import comb
-
-    for n_other, n_anchor in ((P.shape[1], P.shape[0]), (P.shape[0], P.shape[1])):
-        size = comb(n_other + K - 1, K) * max(n_anchor, n_other)
-        if size > max_terms:
-            raise ValueError(f"K = {K} on a {P.shape[0]}x{P.shape[1]} table needs {size:.3g} terms, more than "
-                             f"max_terms = {max_terms}")
-    x_to_y = _mixture_kl_one_direction(score, P, K) if direction != "y_to_x" else 0.0
-    y_to_x = _mixture_kl_one_direction(score.T, P.T, K) if direction != "x_to_y" else 0.0
-    return x_to_y + y_to_x
+    return _by_enumeration(_mixture_kl_one_direction, score, P, K, direction, max_terms,
+                           lambda n_other, n_anchor: math.comb(n_other + K - 1, K) * max(n_anchor, n_other))
 
 
 @constrain(B=Positive())

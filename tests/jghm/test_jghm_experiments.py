@@ -55,6 +55,7 @@ def test_pretraining_experiments_quick():
     down = jghm_downstream("quick")
     assert set(down.risk) == {"cdm", "vlm"}
     assert down.risk["cdm"]["frozen"].shape == (len(PROTOCOLS["quick"].ood_ps), 2)
+    assert set(down.one_side) == {"cdm", "vlm"} and down.one_side["vlm"]["bayes"].shape == (len(down.ood_ps), 2)
 
 
 def test_book_scale_encoder_gets_within_a_stated_margin_of_bayes_at_p_0_1():

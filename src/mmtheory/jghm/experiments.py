@@ -239,6 +239,8 @@ class DownstreamResult:
     depth: int
     risk: dict
     seconds: dict
+    one_side: dict = dataclasses.field(default_factory=dict)  # the same, moving one tree only (paper's Fig. 9):
+    # the image tree for denoising (text at p), the text tree for next-token (image at p)
 
 
 @experiment(plot=plot_downstream)
@@ -258,20 +260,27 @@ def jghm_downstream(scale: str | None = None, seed: int = 0, device=None) -> Dow
                                                 device=dev, **net)
         seconds["cdm", variant], seconds["vlm", variant] = runs["cdm", variant].seconds, runs["vlm", variant].seconds
     evaluate = {"cdm": evaluate_denoiser, "vlm": evaluate_next_token}
-    risk = {task: {v: [] for v in ("frozen", "joint", "bayes", "misspecified")} for task in evaluate}
-    for q in protocol.ood_ps:
-        data = JGHM.paper(p=q, depth=protocol.depth)
-        n = protocol.n_eval
-        for task in evaluate:
-            for variant in ("frozen", "joint"):
-                r = evaluate[task](runs[task, variant], data, n=n)
-                risk[task][variant].append((r.mean, r.se))
-            for variant, bp_model in (("bayes", None), ("misspecified", model)):
-                r = bayes_risk(data, task, n=n, seed=EVAL_SEED, bp_model=bp_model, device=dev)
-                risk[task][variant].append((r.mean, r.se))
-    risk = {task: {v: np.array(values) for v, values in by.items()} for task, by in risk.items()}
+    moved = {  # the test law at q: both trees at q, or only the tree the task reads out
+        "both": lambda task, q: JGHM.paper(p=q, depth=protocol.depth),
+        "one": lambda task, q: (JGHM.paper(p=p, p_image=q, depth=protocol.depth) if task == "cdm"
+                                else JGHM.paper(p=q, p_image=p, depth=protocol.depth)),
+    }
+    found = {}
+    for which, law in moved.items():
+        risk = {task: {v: [] for v in ("frozen", "joint", "bayes", "misspecified")} for task in evaluate}
+        for q in protocol.ood_ps:
+            for task in evaluate:
+                data, n = law(task, q), protocol.n_eval
+                for variant in ("frozen", "joint"):
+                    r = evaluate[task](runs[task, variant], data, n=n)
+                    risk[task][variant].append((r.mean, r.se))
+                for variant, bp_model in (("bayes", None), ("misspecified", model)):
+                    r = bayes_risk(data, task, n=n, seed=EVAL_SEED, bp_model=bp_model, device=dev)
+                    risk[task][variant].append((r.mean, r.se))
+        found[which] = {task: {v: np.array(values) for v, values in by.items()} for task, by in risk.items()}
+    risk = found["both"]
     return DownstreamResult(p=p, ood_ps=np.array(protocol.ood_ps), depth=protocol.depth, risk=risk,
-                            seconds={f"{t}-{v}": s for (t, v), s in seconds.items()})
+                            seconds={f"{t}-{v}": s for (t, v), s in seconds.items()}, one_side=found["one"])
 
 
 @dataclasses.dataclass

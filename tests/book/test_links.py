@@ -36,13 +36,13 @@ NO_CODE = {
                                 "the sufficiency functions); suff_vs_excess checks it",
     "prop-zero-shot": "an identity, a bound and a schematic 1/M rate; zero_shot checks them on a tiny JGHM",
     # Part II
+    "thm-end-to-end": "a schematic chain of three links; its derived step (Delta <= 4 eta) is checked in the chapter "
+                      "with excess_risk_large_batch, and the generalisation link is not computed here",
     "thm-transformer-bp": "schematic existence and generalisation result; bp_as_attention executes an exact "
                           "variant of the construction, not the theorem's approximating transformer",
     # Part III
     "def-learning-contexture": "a property of an encoder (a span condition); cca_r2 and ratio_trace measure it "
                                "but nothing computes it",
-    "prop-mixing": "inequalities between spectra, proved on paper; convolve, concatenate and convex_mix build "
-                   "the contexts and the chapter's cell checks the inequalities",
     # Part V
     "thm-huang-multimodal": "schematic theorem of the source, not verified; signal_noise_snr_sweep measures the "
                             "window instead",

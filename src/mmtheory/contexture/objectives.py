@@ -121,7 +121,7 @@ def contrastive_minimum(s, d: int) -> float:
     r"""The minimum of :func:`spectral_contrastive_loss` over :math:`d`-dimensional tables,
     :math:`-\tfrac12 \sum_{i \le d} s_i^4`.
 
-    Implements {prf:ref}`thm-objectives`
+    Implements {prf:ref}`thm-objectives`, {prf:ref}`prop-objective-minima`
     """
     return float(-0.5 * np.sum(_top(s, d) ** 4))
 
@@ -131,7 +131,7 @@ def noncontrastive_minimum(s, d: int, penalty: float) -> float:
     r"""The minimum of :func:`noncontrastive_loss` with penalty :math:`\lambda`,
     :math:`-\sum_{i\le d} (s_i^2 + s_i^4 / 4\lambda)`.
 
-    Implements {prf:ref}`thm-objectives`
+    Implements {prf:ref}`thm-objectives`, {prf:ref}`prop-objective-minima`
     """
     top = _top(s, d)
     return float(-np.sum(top**2 + top**4 / (4 * penalty)))
@@ -142,7 +142,7 @@ def balanced_mse_minimum(s, d: int, M: int) -> float:
     r"""The minimum of :func:`balanced_mse_loss` (with a bias) for :math:`M` context values,
     :math:`M - 1 - \sum_{i\le d} s_i^2`.
 
-    Implements {prf:ref}`thm-objectives`, {prf:ref}`prop-balanced-mse`
+    Implements {prf:ref}`thm-objectives`, {prf:ref}`prop-objective-minima`, {prf:ref}`prop-balanced-mse`
     """
     return float(M - 1 - np.sum(_top(s, d) ** 2))
 
@@ -152,7 +152,7 @@ def eigenmap_minimum(s, d: int, penalty: float) -> float:
     r"""The minimum of :func:`eigenmap_loss` with penalty :math:`\lambda` on a PSD walk,
     :math:`\sum_{i\le d} [(1-s_i) - (1-s_i)^2/4\lambda]`.
 
-    Implements {prf:ref}`thm-objectives`
+    Implements {prf:ref}`thm-objectives`, {prf:ref}`prop-objective-minima`
     """
     gap = 1 - _top(s, d)
     return float(np.sum(gap - gap**2 / (4 * penalty)))

@@ -98,7 +98,7 @@ def context_moments(p: Prompts) -> tuple[torch.Tensor, torch.Tensor]:
 def gradient_descent_prediction(p: Prompts, step: float, T: int) -> torch.Tensor:
     r"""Prediction after :math:`T` steps of gradient descent on :math:`\frac1{2L}\sum_i (y_i - v^\top x_i)^2` from 0.
 
-    Implements {prf:ref}`prop-ca-closed-form`
+    Implements {prf:ref}`prop-ca-closed-form`, {prf:ref}`prop-von-oswald` (one step, ``T = 1``)
     """
     T = _check_depth(T)
     Sigma, c = context_moments(p)

@@ -228,5 +228,5 @@ def test_von_oswald_layer_is_one_gradient_step_and_zfb_optimum_matches_least_squ
     assert bool((torch.diagonal(formula) < 1 / torch.tensor(spectrum, dtype=torch.float64)).all())
     with pytest.raises(ValueError, match="positive variances"):
         linear_regression_prompts([1.0, -1.0], 10, 5)
-    with pytest.raises(ValueError, match="L must be a positive integer"):
+    with pytest.raises(ValueError, match="L must be"):
         zfb_optimum(spectrum, 0)

@@ -150,6 +150,7 @@ def linear_regression_prompts(spectrum, n: int, L: int, seed: int = 0) -> Prompt
     return Prompts(X=x[:, :L], y=y[:, :L], xq=x[:, L], yq=y[:, L], w=w, oracle_risk=torch.zeros(n, dtype=torch.float64))
 
 
+@constrain(L=Integer(1))
 def zfb_optimum(spectrum, L: int) -> torch.Tensor:
     r"""The best one-layer preconditioner at context length :math:`L`,
     :math:`\Gamma^* = \big((1 + 1/L)\Lambda + \operatorname{tr}(\Lambda)/L \cdot I\big)^{-1}` (Zhang, Frei, Bartlett 2024).
@@ -157,8 +158,6 @@ def zfb_optimum(spectrum, L: int) -> torch.Tensor:
     Implements {prf:ref}`prop-zfb-optimum`
     """
     lam = torch.as_tensor(spectrum, dtype=torch.float64)
-    if isinstance(L, bool) or not isinstance(L, int) or L < 1:
-        raise ValueError(f"L must be a positive integer, got {L!r}")
     return torch.diag(1.0 / ((1 + 1 / L) * lam + lam.sum() / L))
 
 

@@ -109,6 +109,53 @@ def test_every_node_marginal_against_enumeration(model):
     np.testing.assert_allclose(got[2][0].numpy(), torch.nn.functional.one_hot(leaves[0], S).numpy(), atol=1e-12)
 
 
+def test_scaled_and_log_domain_passes_agree_on_the_paper_tree():
+    """The fast (scaled probability domain) passes against the log-domain equations, every depth, with
+    Gaussian and masked leaves, an outside root message and a branching that changes with depth."""
+    model = JGHM.paper(p=0.05, depth=3, branching=(3, 2, 4), n_symbols=6)
+    Ts = bp._matrices(model.image, "cpu")
+    assert bp._scaling_is_exact(Ts)
+    s = model.sample(64, 3)
+    gen = torch.Generator().manual_seed(4)
+    evidence = bp.gaussian_evidence(s.image + 0.3 * torch.randn(s.image.shape, generator=gen, dtype=torch.float64),
+                                    6, sigma=0.3)
+    evidence[:, ::5] = 0.0  # unobserved leaves
+    outside = torch.log(torch.as_tensor(model.prior)) + bp.root_message(model, "text", s.text)
+    fast = bp.marginals(model.image, evidence, model.prior, bp.root_message(model, "text", s.text))
+    slow = [torch.softmax(b, -1) for b in bp.downward(model.image, bp.upward(model.image, evidence), outside)]
+    assert [f.shape for f in fast] == [b.shape for b in slow]
+    for f, b in zip(fast, slow):
+        torch.testing.assert_close(f, b, rtol=0, atol=1e-12)
+    leaves = bp.marginals(model.image, evidence, model.prior, leaves_only=True)
+    assert len(leaves) == 1 and leaves[0].shape == (64, 24, 6)
+    root = bp.upward(model.text, bp.symbol_evidence(s.text, 6)).root
+    torch.testing.assert_close(bp.root_message(model, "text", s.text), root, rtol=0, atol=1e-12)
+
+
+def test_blocks_of_the_batch_join_up():
+    """On the CPU a long batch runs in blocks (of 647 samples for the paper's 81 x 10 leaf evidence); the
+    blocked denoising means and leaf marginals equal the log-domain passes over the whole batch."""
+    model = JGHM.paper(p=0.2)
+    s = model.sample(1500, 6)
+    gen = torch.Generator().manual_seed(7)
+    z = s.image + torch.randn(s.image.shape, generator=gen, dtype=torch.float64)
+    evidence = bp.gaussian_evidence(z, 10)
+    outside = torch.log(torch.as_tensor(model.prior)) + bp.root_message(model, "text", s.text)
+    whole = torch.softmax(bp.downward(model.image, bp.upward(model.image, evidence), outside)[-1], -1)
+    blocked = bp.marginals(model.image, evidence, model.prior, bp.root_message(model, "text", s.text), leaves_only=True)
+    torch.testing.assert_close(blocked[0], whole, rtol=0, atol=1e-12)
+    mean = whole @ torch.arange(10, dtype=torch.float64)
+    torch.testing.assert_close(bp.denoising_mean(model, z, s.text), mean, rtol=0, atol=1e-11)
+
+
+def test_scaled_passes_are_used_only_where_the_bound_holds():
+    layer = np.full((3, 4, 4), 0.25)
+    assert bp._scaling_is_exact([torch.as_tensor(layer)])
+    assert not bp._scaling_is_exact([torch.as_tensor(TINY[2].image[0])])  # p = 0: zero entries
+    tiny = np.full((3, 2, 2), [[1 - 1e-80, 1e-80], [0.5, 0.5]])  # 4 log(1e80) = 737 > 600 nats
+    assert not bp._scaling_is_exact([torch.as_tensor(tiny)])
+
+
 def test_posterior_mean_identity_on_the_paper_tree():
     """For m = E[x | z]: E[m^2] = E[m x] (the official repository's own check)."""
     model = JGHM.paper(p=0.2)

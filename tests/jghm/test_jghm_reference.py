@@ -4,8 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from mmtheory.jghm import (JGHM, bp, denoising_mean_reference, root_message_reference,
-    root_posterior_reference, sample_reference)
+from mmtheory.jghm import (
+    JGHM,
+    MAX_TUPLES,
+    bp,
+    denoising_mean_reference,
+    root_message_reference,
+    root_posterior_reference,
+    sample_reference,
+    sampling_tables,
+)
 
 MODELS = {
     "paper": lambda: JGHM.paper(p=0.2),
@@ -76,3 +84,36 @@ def test_reference_sampler_matches_the_vectorised_sampler():
         expected = first_leaf[a]
         se = np.sqrt(expected * (1 - expected) / len(rows))
         assert np.all(np.abs(_leaf_frequencies(rows[:, None], S)[0] - expected) <= 4 * se + 1e-12)
+
+
+@pytest.mark.parametrize("branching,n_symbols", [((3, 2), 4), (4, 10), (2, 70)])  # g = m; g = 2 of 4; g = 1
+def test_alias_tables_hold_the_joint_law_of_each_group_of_children(branching, n_symbols):
+    """Walker's alias tables give each tuple of children exactly its joint law (to rounding)."""
+    depth = len(branching) if isinstance(branching, tuple) else 1
+    model = JGHM.paper(p=0.3, depth=depth, branching=branching, n_symbols=n_symbols)
+    S = model.n_symbols
+    for layer, (threshold, alias, digits) in zip(model.image, sampling_tables(model.image)):
+        K, g = digits.shape
+        assert K == S**g and layer.shape[0] % g == 0 and (g == layer.shape[0] or S ** (2 * g) > MAX_TUPLES)
+        threshold, alias = threshold.numpy().reshape(-1, K), alias.numpy().reshape(-1, K)
+        for r in range(threshold.shape[0]):
+            k, a = divmod(r, S)
+            law = (threshold[r] + np.bincount(alias[r], weights=1 - threshold[r], minlength=K)) / K
+            expected = np.prod([layer[k * g + i][a, digits[:, i].numpy()] for i in range(g)], axis=0)
+            np.testing.assert_allclose(law, expected, rtol=0, atol=1e-13)
+
+
+def test_siblings_drawn_together_are_independent_given_their_parent():
+    """The joint of two children of one node is the product of their rows (within 4 standard errors)."""
+    model = JGHM.paper(p=0.3, depth=1, branching=3, n_symbols=3)
+    n, S = 60_000, 3
+    s = model.sample(n, 5, "cpu", nodes=True)
+    parent, children = s.image_nodes[0][:, 0].numpy(), s.image_nodes[1].numpy()
+    T = model.image[0]
+    for a in range(S):
+        rows = children[parent == a]
+        counts = np.zeros((S, S))
+        np.add.at(counts, (rows[:, 0], rows[:, 2]), 1)
+        expected = np.outer(T[0][a], T[2][a])
+        se = np.sqrt(expected * (1 - expected) / len(rows))
+        assert np.all(np.abs(counts / len(rows) - expected) <= 4 * se)

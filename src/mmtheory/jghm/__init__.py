@@ -5,9 +5,10 @@ Chapters and tests import from here; the modules behind these names may move."""
 
 # ruff: noqa: F401
 from . import bp, evaluation, experiments, figures, model, reference, risks, training, transformers
-from .model import (MAX_LEAF_CONFIGURATIONS, transition_matrices, paired_trees, paired_ingredients, check_tree,
-    leaves_given_root, leaf_joint, TinyTree, JGHM, Sample, sample_tree)
-from .reference import (sample_reference, root_message_reference, root_posterior_reference, denoising_mean_reference)
+from .model import (MAX_LEAF_CONFIGURATIONS, MAX_TUPLES, transition_matrices, paired_trees, paired_ingredients, check_tree,
+    leaves_given_root, leaf_joint, TinyTree, JGHM, Sample, sample_tree, sampling_tables)
+from .reference import (sample_reference, coupled_draw, root_message_reference, root_posterior_reference,
+    denoising_mean_reference)
 from .risks import (TASKS, ClipBatch, clip_batch, clip_loss, Risk, bayes_risk, zero_shot_logits, draw_prompts)
 from .transformers import (GUIDANCE_FLOOR, CONDITIONS, Block, TreeEncoder, DenoisingTransformer,
     NextTokenTransformer, guidance_targets, guidance_penalty, guided_blocks, bp_as_attention)
@@ -22,9 +23,9 @@ from .figures import (TASK_LABELS, draw_jghm_state, draw_attention_bp_state, plo
     draw_denoising_state, plot_probes, plot_clip, plot_downstream, draw_ood_state)
 
 __all__ = ['bp', 'evaluation', 'experiments', 'figures', 'model', 'reference', 'risks', 'training', 'transformers',
-    'MAX_LEAF_CONFIGURATIONS', 'transition_matrices', 'paired_trees', 'paired_ingredients', 'check_tree',
-    'leaves_given_root', 'leaf_joint', 'TinyTree', 'JGHM', 'Sample', 'sample_tree', 'sample_reference',
-    'root_message_reference', 'root_posterior_reference', 'denoising_mean_reference', 'TASKS', 'ClipBatch',
+    'MAX_LEAF_CONFIGURATIONS', 'MAX_TUPLES', 'transition_matrices', 'paired_trees', 'paired_ingredients', 'check_tree',
+    'leaves_given_root', 'leaf_joint', 'TinyTree', 'JGHM', 'Sample', 'sample_tree', 'sampling_tables',
+    'sample_reference', 'coupled_draw', 'root_message_reference', 'root_posterior_reference', 'denoising_mean_reference', 'TASKS', 'ClipBatch',
     'clip_batch', 'clip_loss', 'Risk', 'bayes_risk', 'zero_shot_logits', 'draw_prompts', 'GUIDANCE_FLOOR',
     'CONDITIONS', 'Block', 'TreeEncoder', 'DenoisingTransformer', 'NextTokenTransformer', 'guidance_targets',
     'guidance_penalty', 'guided_blocks', 'bp_as_attention', 'FINAL_WINDOW', 'TrainConfig', 'ClipRun', 'train_clip',

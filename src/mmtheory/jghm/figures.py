@@ -28,16 +28,17 @@ def draw_jghm_state(fig, p: float, seed: int = 0) -> None:
     each depth is a row of cells coloured by symbol, every child directly under or over its parent, and
     a dot marks each node that differs from the permuted parent :math:`\\Pi_d(x_{\\rm parent})`. Right,
     :math:`\\pi(\\cdot \\mid x_{\\rm im})` and :math:`\\pi(\\cdot \\mid x_{\\rm tx})` with the true root shaded.
-    The draw is on the CPU from ``seed``: the uniforms are the same for every ``p``, so the widget shows
-    one draw corrupted more and more.
+    The draw is :func:`~mmtheory.jghm.reference.coupled_draw` from ``seed``: the uniforms are the same
+    for every ``p``, so the widget shows one draw corrupted more and more.
     """
     import matplotlib
 
     from . import bp
+    from .reference import coupled_draw
 
     model, clean = JGHM.paper(p=p), JGHM.paper(p=0.0)
     S = model.n_symbols
-    draw = model.sample(1, seed=seed, device="cpu", nodes=True)
+    draw = coupled_draw(model, seed)
     colors = matplotlib.colormaps["tab10"].colors[:S]
     cmap = matplotlib.colors.ListedColormap(colors)
     ax_tree, ax_post = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2.6, 1]})

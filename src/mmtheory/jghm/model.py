@@ -216,6 +216,7 @@ class JGHM:
         object.__setattr__(self, "image", image)
         object.__setattr__(self, "text", text)
         object.__setattr__(self, "prior", _check_prior(self.prior, image[0].shape[-1]))
+        object.__setattr__(self, "_samplers", {})  # (modality, device) -> sampling_tables, built on first use
 
     @classmethod
     def paper(cls, p: float = 0.2, depth: int = 4, branching=3, n_symbols: int = 10, seed: int = 42,
@@ -228,6 +229,12 @@ class JGHM:
     @property
     def n_symbols(self) -> int:
         return self.image[0].shape[-1]
+
+    def _tables(self, modality: str, device) -> list:
+        key = (modality, str(device))
+        if key not in self._samplers:
+            self._samplers[key] = sampling_tables(self.tree(modality), device)
+        return self._samplers[key]
 
     def n_leaves(self, modality: str) -> int:
         return int(np.prod([layer.shape[0] for layer in self.tree(modality)]))
@@ -249,10 +256,10 @@ class JGHM:
             dev = get_device(device)
             gen = torch.Generator(device=dev).manual_seed(seed)
         cdf = torch.cumsum(torch.as_tensor(self.prior, device=dev), 0)
-        u = torch.rand(n, generator=gen, device=dev).to(cdf.dtype)
+        u = _uniforms((n,), gen).to(dev)
         root = torch.searchsorted(cdf, u, right=True).clamp(max=self.n_symbols - 1)
-        image = sample_tree(self.image, root, gen)
-        text = sample_tree(self.text, root, gen)
+        image = sample_tree(self.image, root, gen, self._tables("image", dev))
+        text = sample_tree(self.text, root, gen, self._tables("text", dev))
         if nodes:
             return Sample(root=root, image=image[-1], text=text[-1], image_nodes=image, text_nodes=text)
         return Sample(root=root, image=image[-1], text=text[-1])
@@ -270,11 +277,22 @@ class Sample:
     text_nodes: list | None = None
 
 
-def sample_tree(T, root: torch.Tensor, generator: torch.Generator) -> list[torch.Tensor]:
+MAX_TUPLES = 4096  # children drawn together: the largest group of a node's slots with at most this many joint values
+
+
+def sample_tree(T, root: torch.Tensor, generator: torch.Generator, tables: list | None = None) -> list[torch.Tensor]:
     """Sample a tree below the given roots, one depth at a time (no loop over nodes or samples).
 
     Child slot ``c`` of node ``j`` becomes node ``m j + c`` of the next depth. Returns the nodes of
     every depth, ``[root (n, 1), ..., leaves (n, n_leaves)]``, as ``int64`` on ``root``'s device.
+
+    The children of a node are independent given it, so a group of ``g`` of its slots (``g`` the largest
+    divisor of ``m`` with :math:`S^g \\le` ``MAX_TUPLES``; all three for the paper's trees) is one draw
+    from their joint law :math:`\\prod_i T_{d,c_i}(a, b_i)` over the :math:`K = S^g` tuples, made with
+    Walker's alias method from one uniform number :math:`u`: the bucket :math:`j = \\lfloor K u \\rfloor`,
+    then :math:`j` itself if :math:`K u - j` is below the bucket's threshold, else the bucket's alias.
+    ``tables`` are :func:`sampling_tables` of ``T`` on ``root``'s device (built when not given;
+    :meth:`JGHM.sample` keeps them).
     """
     root = torch.as_tensor(root)
     if root.ndim != 1:
@@ -285,18 +303,64 @@ def sample_tree(T, root: torch.Tensor, generator: torch.Generator) -> list[torch
         raise ValueError(f"root symbols must be in [0, {S - 1}]")
     dev = root.device
     nodes = [root.long()[:, None]]
-    for layer in layers:
-        m = layer.shape[0]
-        # Rows (slot c, parent a) stacked as row r = c S + a, each cumulative law shifted by r: the
-        # concatenation is sorted, so one binary search per child finds its symbol.
-        cdf = torch.cumsum(torch.as_tensor(layer, device=dev, dtype=torch.float64), dim=-1)
-        offsets = torch.arange(m * S, device=dev, dtype=torch.float64)
-        table = (cdf.reshape(m * S, S) + offsets[:, None]).flatten()
-        row = (torch.arange(m, device=dev) * S)[None, None, :] + nodes[-1][:, :, None]  # (n, k, m)
-        u = torch.rand(row.shape, generator=generator, device=dev, dtype=torch.float64)
-        position = torch.searchsorted(table, row + u, right=True) - row * S
-        nodes.append(position.clamp(0, S - 1).reshape(row.shape[0], -1))
+    for threshold, alias, digits in sampling_tables(layers, dev) if tables is None else tables:
+        K = digits.shape[0]
+        groups = threshold.shape[0] // (S * K)
+        row = (torch.arange(groups, device=dev) * S)[None, None, :] + nodes[-1][:, :, None]  # (n, k, groups)
+        u = _uniforms(row.shape, generator).to(dev) * K
+        bucket = u.long().clamp_(max=K - 1)
+        flat = row * K + bucket
+        tuples = torch.where(u - bucket < threshold.take(flat), bucket, alias.take(flat))  # take: faster than [flat]
+        nodes.append(digits.index_select(0, tuples.flatten()).reshape(row.shape[0], -1))
     return nodes
+
+
+def _uniforms(shape, generator: torch.Generator) -> torch.Tensor:
+    """Uniform float64 numbers on ``generator``'s device. On the CPU they come from numpy's PCG64 seeded
+    by one draw of ``generator`` (reproducible from its state, and about twice as fast as torch's CPU
+    generator); elsewhere from ``torch.rand``."""
+    if generator.device.type == "cpu":
+        seed = int(torch.randint(2**62, (1,), generator=generator))
+        return torch.from_numpy(np.random.default_rng(seed).random(tuple(shape)))
+    return torch.rand(shape, generator=generator, device=generator.device, dtype=torch.float64)
+
+
+def sampling_tables(T, device=None) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Per layer, the alias tables of :func:`sample_tree`: ``threshold`` and ``alias`` (flat, row
+    ``r = k S + a`` for group ``k`` and parent state ``a``, ``S^g`` entries a row) and the digits
+    ``(S^g, g)`` of each tuple (first slot most significant)."""
+    out = []
+    for layer in check_tree(T):
+        m, S = layer.shape[0], layer.shape[-1]
+        g = max((k for k in range(1, m + 1) if m % k == 0 and S**k <= MAX_TUPLES), default=1)
+        rows = []
+        for k in range(m // g):
+            joint = np.ones((S, 1))
+            for c in range(k * g, k * g + g):
+                joint = (joint[:, :, None] * layer[c][:, None, :]).reshape(S, -1)
+            rows.append(joint)
+        threshold, alias = _alias_tables(np.concatenate(rows))
+        tuples = np.arange(S**g)
+        digits = np.stack([tuples // S ** (g - 1 - i) % S for i in range(g)], axis=1)
+        out.append(tuple(torch.as_tensor(x, device=get_device(device)) for x in (threshold.ravel(), alias.ravel(), digits)))
+    return out
+
+
+def _alias_tables(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vose's construction of Walker's alias tables for each row of ``probs`` ``(R, K)``: bucket ``j``
+    keeps ``j`` with probability ``threshold[j]`` and gives ``alias[j]`` otherwise."""
+    R, K = probs.shape
+    threshold, alias = np.ones((R, K)), np.tile(np.arange(K), (R, 1))
+    for r in range(R):
+        scaled = (probs[r] / probs[r].sum() * K).tolist()
+        small = [j for j, x in enumerate(scaled) if x < 1]
+        large = [j for j, x in enumerate(scaled) if x >= 1]
+        while small and large:
+            j, k = small.pop(), large.pop()
+            threshold[r, j], alias[r, j] = scaled[j], k
+            scaled[k] -= 1 - scaled[j]
+            (small if scaled[k] < 1 else large).append(k)
+    return threshold, alias
 
 
 # --- the Part II widget ---------------------------------------------------------------------------

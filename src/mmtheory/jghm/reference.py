@@ -14,9 +14,11 @@ Trees are sequences of ``(m_d, S, S)`` layers, row ``a`` of ``T[d][c]`` the law 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from ..checks import Integer, Real, constrain
 from ..numerics import logsumexp
+from .model import JGHM, Sample
 
 
 def _log(x) -> np.ndarray:
@@ -32,11 +34,11 @@ def _draw(law: np.ndarray, rng: np.random.Generator) -> int:
     return min(int(np.searchsorted(np.cumsum(law), rng.random(), side="right")), len(law) - 1)
 
 
-def _sample_leaves(T, root: int, rng: np.random.Generator) -> list[int]:
-    """The leaves below ``root``, drawn one node at a time, depth by depth."""
-    nodes = [root]
+def _sample_nodes(T, root: int, rng: np.random.Generator) -> list[list[int]]:
+    """Every depth below ``root`` (root first), drawn one node at a time, depth by depth."""
+    nodes = [[root]]
     for layer in T:
-        nodes = [_draw(layer[c][parent], rng) for parent in nodes for c in range(len(layer))]
+        nodes.append([_draw(layer[c][parent], rng) for parent in nodes[-1] for c in range(len(layer))])
     return nodes
 
 
@@ -48,9 +50,30 @@ def sample_reference(T_image, T_text, prior, n: int, rng: np.random.Generator):
     for _ in range(n):
         root = _draw(prior, rng)
         roots.append(root)
-        image.append(_sample_leaves(T_image, root, rng))
-        text.append(_sample_leaves(T_text, root, rng))
+        image.append(_sample_nodes(T_image, root, rng)[-1])
+        text.append(_sample_nodes(T_text, root, rng)[-1])
     return np.array(roots, dtype=np.int64), np.array(image, dtype=np.int64), np.array(text, dtype=np.int64)
+
+
+@constrain(seed=Integer(0))
+def coupled_draw(model: JGHM, seed: int = 0) -> Sample:
+    """One draw of ``model`` with every depth (a :class:`Sample` of one, on the CPU), from common random numbers.
+
+    The reference sampler with ``numpy.random.default_rng(seed)``: each node inverts the cumulative law of
+    its row at its own uniform, the uniforms taken in a fixed order, so one ``seed`` gives the same
+    uniforms for every model of the same shape. Draws of :meth:`JGHM.paper` at two flip probabilities
+    are then coupled: a node changes only where the change of ``p`` carries a boundary of its cumulative
+    law across its uniform (:meth:`JGHM.sample`, drawing groups of children by the alias method, has no
+    such coupling)."""
+    rng = np.random.default_rng(seed)
+    root = _draw(model.prior, rng)
+    image, text = (_sample_nodes(T, root, rng) for T in (model.image, model.text))
+
+    def depths(nodes):
+        return [torch.as_tensor([level], dtype=torch.int64) for level in nodes]
+
+    return Sample(root=torch.as_tensor([root]), image=depths(image)[-1], text=depths(text)[-1],
+                  image_nodes=depths(image), text_nodes=depths(text))
 
 
 # --- belief propagation -------------------------------------------------------------------------------

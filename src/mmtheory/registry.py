@@ -11,10 +11,14 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import importlib.metadata
+import platform
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from .checks import Device, Integer, Scale, constrain
 from .io import save_figure, write_json
@@ -73,6 +77,20 @@ def get_experiment(name: str) -> Experiment:
     return known[name]
 
 
+def _provenance(device) -> dict:
+    """Where and when a result was made: the date, the git commit of this checkout (``None`` outside one),
+    the device's name, torch's version and CPU threads."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, text=True,
+                                capture_output=True, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    device = torch.device(device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
+    return {"date": time.strftime("%Y-%m-%d"), "commit": commit, "device_name": name, "torch": torch.__version__,
+            "threads": torch.get_num_threads()}
+
+
 def run_experiment(
     name: str,
     scale: str | None = None,
@@ -98,6 +116,7 @@ def run_experiment(
             "device": str(dev),
             "mmtheory_version": importlib.metadata.version("mmtheory"),
             "seconds": round(seconds, 3),
+            **_provenance(dev),
             "result": result,
         }
         paths["json"] = write_json(out / f"{name}.json", record)

@@ -58,7 +58,9 @@ def test_misspecified_zero_shot_is_the_official_baseline(p):
     assert via_risk.mean == pytest.approx(float(official.mean()), abs=1e-12)
     excess = Risk.of(official - bayes)  # paired: the same draws, as in the official script
     paper_excess = reference["misspecified"] - reference["bayes"]
-    assert 0 < excess.mean and abs(excess.mean - paper_excess) < 3 * excess.se * math.hypot(1, math.sqrt(3000 / 7500))
+    # Bayes minimises the expected loss, so the excess is >= 0; at p = 0.4 the paper's is under two of our standard
+    # errors, so its sign on 3,000 draws is not determined: test that it is not significantly negative.
+    assert excess.mean > -2 * excess.se and abs(excess.mean - paper_excess) < 3 * excess.se * math.hypot(1, math.sqrt(3000 / 7500))
     assert abs(Risk.of(official).mean - reference["misspecified"]) < 3 * Risk.of(official).se * math.hypot(1, math.sqrt(3000 / 7500))
     if p == 0.02:  # the label path at p = 0.2 spreads a nearly deterministic label: a large excess
         assert float((both - bayes).mean()) > 100 * excess.mean

@@ -11,6 +11,7 @@ import ast
 import dataclasses
 import importlib
 import inspect
+import pkgutil
 import textwrap
 from pathlib import Path
 
@@ -95,12 +96,15 @@ EXPERIMENTS = experiments()
 
 
 def all_settings_classes() -> list[type]:
-    """Every settings class of an experiments module (experiment and chapter settings): a ``ScaleSettings``."""
+    """Every settings class (experiment and chapter settings: a ``ScaleSettings``) defined in a module of a part
+    that registers experiments."""
     found = []
-    for name in EXPERIMENT_MODULES:
-        module = importlib.import_module(name)
-        found += [obj for obj in vars(module).values()
-                  if inspect.isclass(obj) and obj.__module__ == name and issubclass(obj, ScaleSettings)]
+    for part in EXPERIMENT_MODULES:
+        package = importlib.import_module(part.rsplit(".", 1)[0])
+        for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+            module = importlib.import_module(info.name)
+            found += [obj for obj in vars(module).values()
+                      if inspect.isclass(obj) and obj.__module__ == info.name and issubclass(obj, ScaleSettings)]
     return found
 
 

@@ -198,6 +198,28 @@ def plot_probes(result: ProbeResult):
     return fig
 
 
+def plot_clip_reference(result):
+    """The training losses of :func:`~mmtheory.jghm.reference_tier.jghm_clip_reference` (in-batch, so at
+    :math:`K = B`) and, on the right, its CLIP and zero-shot risks at :math:`K = 4` beside Bayes."""
+    from ..viz import new_figure
+
+    fig, (left, right) = new_figure(ncols=2, width=10.0, height=3.2)
+    window = max(len(result.history) // 50, 1)
+    smooth = np.convolve(result.history, np.ones(window) / window, mode="valid")
+    left.plot(np.arange(window, len(result.history) + 1), smooth)
+    left.set(xlabel="step", ylabel=f"in-batch CLIP loss (K = {result.batch})",
+             title=f"depth {result.depth}, d = {result.d}, p = {result.p}")
+    for x, (name, trained, bayes) in enumerate((("CLIP", result.clip, result.bayes_clip),
+                                                 (f"zero-shot, M = {result.M}", result.zsc, result.bayes_zsc))):
+        right.errorbar([x - 0.1], [trained[0]], yerr=[2 * trained[1]], fmt="o", color="C0",
+                       label="trained" if x == 0 else None)
+        right.errorbar([x + 0.1], [bayes[0]], yerr=[2 * bayes[1]], fmt="s", color="k", label="Bayes" if x == 0 else None)
+    right.set_xticks([0, 1], ["CLIP (K = 4)", f"zero-shot (M = {result.M})"])
+    right.set(ylabel="risk (nats), ± 2 se", xlim=(-0.6, 1.6))
+    right.legend(loc="lower right")
+    return fig
+
+
 def plot_clip(result: ClipResult):
     from ..viz import new_figure
 

@@ -48,6 +48,9 @@ from .transformers import (
 FINAL_WINDOW = 100  # the in-distribution risk is the mean of the last 100 training losses
 
 
+NEGATIVES = ("sampled", "in_batch")  # CLIP negatives: K - 1 fresh draws per anchor, or the batch's other pairs
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """The training protocol: ``steps`` AdamW steps on fresh batches of ``batch`` draws, the step decayed
@@ -55,7 +58,8 @@ class TrainConfig:
     CLIP batch of one positive and ``K - 1`` negatives per anchor, ``guidance`` the weight of the BP-guidance
     penalty (CLIP only; 0 turns it off). Losses are copied off the device every ``record_every`` steps; with a
     ``checkpoint`` path the state is saved every ``checkpoint_every`` steps and a run resumes from it.
-    ``seed`` seeds both the initialisation and the data stream."""
+    ``seed`` seeds both the initialisation and the data stream. ``negatives="in_batch"`` trains CLIP with
+    the batch's other pairs as negatives instead (``K`` is then ``batch`` in training; evaluation keeps ``K``)."""
 
     steps: int = 1000
     batch: int = 128
@@ -64,6 +68,7 @@ class TrainConfig:
     weight_decay: float = 1e-3
     clip_norm: float = 1.0
     K: int = 4
+    negatives: str = "sampled"
     guidance: float = 0.0
     record_every: int = 100
     checkpoint: str | os.PathLike | None = None
@@ -89,6 +94,10 @@ class TrainConfig:
             raise ValueError(f"clip_norm must be > 0, got {self.clip_norm!r}")
         if not self.guidance >= 0:
             raise ValueError(f"guidance must be >= 0, got {self.guidance!r}")
+        if self.negatives not in NEGATIVES:
+            raise ValueError(f"negatives must be one of {NEGATIVES}, got {self.negatives!r}")
+        if self.negatives == "in_batch" and self.batch < 2:
+            raise ValueError(f"batch must be >= 2 for in-batch negatives, got {self.batch}")
         if self.checkpoint is not None and not isinstance(self.checkpoint, (str, os.PathLike)):
             raise ValueError(f"checkpoint must be a path or None, got {self.checkpoint!r}")
 
@@ -199,17 +208,19 @@ class ClipRun:
     config: TrainConfig
 
 
+def _embed(encoder: TreeEncoder, T, leaves: torch.Tensor, guided: bool):
+    """Embeddings of ``leaves (n, k)``, and their guidance penalty (``None`` unless ``guided``)."""
+    if not guided:
+        return encoder(leaves), None
+    embedding, hidden = encoder(leaves, return_hidden=True)
+    return embedding, guidance_penalty(hidden, guidance_targets(T, leaves, encoder.n_layers))
+
+
 def _encode(encoder: TreeEncoder, T, anchors: torch.Tensor, negatives: torch.Tensor, guided: bool):
     """Embeddings of ``anchors (n, k)`` and ``negatives (n, K-1, k)`` in one pass, and the guidance penalty
     over all of them (``None`` unless ``guided``)."""
     n = anchors.shape[0]
-    leaves = torch.cat([anchors, negatives.flatten(0, 1)])
-    penalty = None
-    if guided:
-        embedding, hidden = encoder(leaves, return_hidden=True)
-        penalty = guidance_penalty(hidden, guidance_targets(T, leaves, encoder.n_layers))
-    else:
-        embedding = encoder(leaves)
+    embedding, penalty = _embed(encoder, T, torch.cat([anchors, negatives.flatten(0, 1)]), guided)
     return embedding[:n], embedding[n:].reshape(n, negatives.shape[1], -1), penalty
 
 
@@ -221,6 +232,18 @@ def _clip_losses(image_encoder: TreeEncoder, text_encoder: TreeEncoder, model: J
     text, negative_text, text_penalty = _encode(text_encoder, model.text, batch.text, batch.negative_text, guided)
     losses = clip_loss((image * text).sum(-1), torch.einsum("ne,nke->nk", image, negative_text),
                        torch.einsum("nke,ne->nk", negative_image, text), reduce=False)
+    return losses, (image_penalty + text_penalty if guided else None)
+
+
+def _in_batch_losses(image_encoder: TreeEncoder, text_encoder: TreeEncoder, model: JGHM, pairs, guided: bool):
+    """Per-pair symmetric CLIP losses ``(n,)`` with the other ``n - 1`` pairs of the batch as negatives (the
+    :math:`K`-way loss at :math:`K = n`: the negatives are independent of each anchor, shared across anchors)."""
+    image, image_penalty = _embed(image_encoder, model.image, pairs.image, guided)
+    text, text_penalty = _embed(text_encoder, model.text, pairs.text, guided)
+    scores, n = image @ text.T, image.shape[0]
+    others = ~torch.eye(n, dtype=torch.bool, device=scores.device)
+    losses = clip_loss(scores.diagonal(), scores[others].view(n, n - 1), scores.T[others].view(n, n - 1),
+                       reduce=False)
     return losses, (image_penalty + text_penalty if guided else None)
 
 
@@ -242,8 +265,11 @@ def train_clip(model: JGHM, config: TrainConfig, device=None, **encoder_kwargs) 
                                  f"got d={encoder.d}")
 
     def loss_fn(generator):
-        batch = clip_batch(model, config.batch, config.K, generator)
-        losses, penalty = _clip_losses(*encoders, model, batch, guided)
+        if config.negatives == "in_batch":
+            losses, penalty = _in_batch_losses(*encoders, model, model.sample(config.batch, generator), guided)
+        else:
+            losses, penalty = _clip_losses(*encoders, model, clip_batch(model, config.batch, config.K, generator),
+                                           guided)
         return losses.mean(), penalty
 
     history, seconds = _train(encoders, loss_fn, config, dev, "CLIP" + (" (guided)" if guided else ""),

@@ -3,7 +3,7 @@
 ``jghm_clip`` trains on a depth-2 tree (9 leaves a modality) at ``book`` scale and on the paper's depth-4
 tree (81 leaves) at ``full`` scale, which needs a GPU. ``jghm_clip_reference`` fills the gap on a CPU:
 at ``full`` scale, the standard encoder (one block per tree level and one more) on a depth-3 tree
-(27 leaves), about an hour on two CPU cores, checkpointed under ``$MMTHEORY_CHECKPOINTS`` so that an
+(27 leaves), under an hour on two CPU cores, checkpointed under ``$MMTHEORY_CHECKPOINTS`` so that an
 interrupted run resumes. Its result is stored with the book and shown in the CLIP chapter:
 
     python -m mmtheory run jghm_clip_reference --scale full --out book/jghm/stored
@@ -55,8 +55,8 @@ def _in_batch(steps: int, batch: int, lr_max: float, record_every: int) -> Train
 REFERENCE_PROTOCOLS = ReferenceProtocol.SCALES = {
     "quick": ReferenceProtocol(depth=2, d=32, clip=_in_batch(20, 32, 3e-3, 10), n_eval=200, M=10),
     "book": ReferenceProtocol(depth=3, d=32, clip=_in_batch(300, 128, 3e-3, 50), n_eval=2000),
-    # 0.43 s a step on two CPU threads (measured): 7,000 steps and the evaluation take about an hour
-    "full": ReferenceProtocol(depth=3, d=64, clip=_in_batch(7000, 256, 1e-3, 50), checkpoints=True),
+    # 0.43 s a step on two CPU threads (measured): 5,000 steps and the evaluation take about 40 minutes
+    "full": ReferenceProtocol(depth=3, d=64, clip=_in_batch(5000, 256, 1e-3, 50), checkpoints=True),
 }
 
 

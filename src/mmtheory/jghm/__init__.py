@@ -6,7 +6,7 @@ Chapters and tests import from here; the modules behind these names may move."""
 # ruff: noqa: F401
 from . import (bp, bp_scaled, evaluation, experiments, figures, model, reference, reference_tier, risks, training,
     transformers)
-from .bp_scaled import SCALED_RANGE, CPU_BLOCK, MAX_TUPLE_TABLE
+from .bp_scaled import SCALED_RANGE, CPU_BLOCK
 from .model import (MAX_LEAF_CONFIGURATIONS, MAX_TUPLES, transition_matrices, paired_trees, paired_ingredients, check_tree,
     leaves_given_root, leaf_joint, TinyTree, JGHM, Sample, sample_tree, sampling_tables)
 from .reference import (sample_reference, coupled_draw, root_message_reference, root_posterior_reference,
@@ -25,7 +25,7 @@ from .figures import (TASK_LABELS, draw_jghm_state, draw_attention_bp_state, plo
     draw_denoising_state, plot_probes, plot_clip, plot_downstream, draw_ood_state, plot_clip_reference)
 from .reference_tier import REFERENCE_PROTOCOLS, ReferenceProtocol, ReferenceResult, jghm_clip_reference
 
-__all__ = ['bp', 'bp_scaled', 'SCALED_RANGE', 'CPU_BLOCK', 'MAX_TUPLE_TABLE', 'evaluation', 'experiments', 'figures', 'model', 'reference', 'reference_tier', 'risks', 'training',
+__all__ = ['bp', 'bp_scaled', 'SCALED_RANGE', 'CPU_BLOCK', 'evaluation', 'experiments', 'figures', 'model', 'reference', 'reference_tier', 'risks', 'training',
     'transformers',
     'MAX_LEAF_CONFIGURATIONS', 'MAX_TUPLES', 'transition_matrices', 'paired_trees', 'paired_ingredients', 'check_tree',
     'leaves_given_root', 'leaf_joint', 'TinyTree', 'JGHM', 'Sample', 'sample_tree', 'sampling_tables',

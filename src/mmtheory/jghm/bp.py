@@ -225,7 +225,7 @@ def root_message(model: JGHM, modality: str, leaves: torch.Tensor) -> torch.Tens
     if not _scaling_is_exact(Ts):
         return upward(Ts, symbol_evidence(leaves, model.n_symbols)).root
     x = leaves.T[_node_orders(Ts, leaves.device)[-1]].reshape(Ts[-1].shape[0], -1)  # (slot, parent x sample)
-    h = _observed_parents(Ts[-1], x).reshape(model.n_symbols, -1, leaves.shape[0])
+    h = _observed_parents(model.tree(modality)[-1], x).reshape(model.n_symbols, -1, leaves.shape[0])
     return torch.log(_scaled_upward(Ts[:-1], h)[0][0][:, 0].T)
 
 

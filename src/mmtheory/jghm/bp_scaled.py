@@ -15,9 +15,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .model import _child_groups
+
 SCALED_RANGE = 600.0  # nats: the scaled passes keep every value above exp(-SCALED_RANGE)
 CPU_BLOCK = 2**19  # values in one block's leaf tensor on the CPU (4 MB of float64)
-MAX_TUPLE_TABLE = 4096  # rows of the table of child tuples read by _observed_parents
 
 
 def _scaling_is_exact(Ts) -> bool:
@@ -111,26 +112,18 @@ def _from_scaled(beta: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
     return (beta / beta.sum(0, keepdim=True))[:, torch.argsort(order)].permute(2, 1, 0)
 
 
-def _observed_parents(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """The scaled :math:`h` ``(S, N)`` of ``N`` parents of observed leaves ``x`` ``(m, N)`` (row c: slot c).
+def _observed_parents(layer: np.ndarray, x: torch.Tensor) -> torch.Tensor:
+    """The scaled :math:`h` ``(S, N)`` of ``N`` parents of observed leaves ``x`` ``(m, N)`` (row c: slot c), from
+    the last ``layer`` ``(m, S, S)`` of the tree.
 
-    :math:`h(a) \\propto \\prod_c T_c(a, x_c)` is read off a table with one column per tuple of ``g``
-    children's symbols (``g`` the largest divisor of ``m`` with at most ``MAX_TUPLE_TABLE`` tuples), one
-    lookup per group of ``g`` slots: for the paper's trees, one lookup per parent."""
-    m, S = t.shape[0], t.shape[-1]
-    g = max((k for k in range(1, m + 1) if m % k == 0 and S**k <= MAX_TUPLE_TABLE), default=1)
+    :math:`h(a) \\propto \\prod_c T_c(a, x_c)` is read off the joint laws of groups of ``g`` children
+    (:func:`mmtheory.jghm.model._child_groups`, shared with the sampler), one lookup per group: for the
+    paper's trees, one lookup per parent."""
+    m, S = layer.shape[0], layer.shape[-1]
+    g, laws = _child_groups(layer)
     digits = S ** torch.arange(g - 1, -1, -1, device=x.device)  # the first slot of a group most significant
     index = (x.reshape(m // g, g, -1) * digits[:, None]).sum(1) + S**g * torch.arange(m // g, device=x.device)[:, None]
-    table = torch.cat([_tuple_table(t[k * g:(k + 1) * g]) for k in range(m // g)])
+    table = torch.as_tensor(np.concatenate([law.T for law in laws]), device=x.device)  # row: a group's tuple
     table = table / table.amax(1, keepdim=True)  # rows scaled: one group needs no further scaling
     h = _product(table[i] for i in index).T
     return h if m == g else _scaled(h)
-
-
-def _tuple_table(t: torch.Tensor) -> torch.Tensor:
-    """``(S^g, S)``: row :math:`(b_1 \\dots b_g)` (base S) is :math:`a \\mapsto \\prod_i T_i(a, b_i)`."""
-    S = t.shape[-1]
-    table = torch.ones(1, S, dtype=t.dtype, device=t.device)
-    for layer in t:
-        table = (table[:, None, :] * layer.T[None]).reshape(-1, S)
-    return table

@@ -331,19 +331,28 @@ def sampling_tables(T, device=None) -> list[tuple[torch.Tensor, torch.Tensor, to
     ``(S^g, g)`` of each tuple (first slot most significant)."""
     out = []
     for layer in check_tree(T):
-        m, S = layer.shape[0], layer.shape[-1]
-        g = max((k for k in range(1, m + 1) if m % k == 0 and S**k <= MAX_TUPLES), default=1)
-        rows = []
-        for k in range(m // g):
-            joint = np.ones((S, 1))
-            for c in range(k * g, k * g + g):
-                joint = (joint[:, :, None] * layer[c][:, None, :]).reshape(S, -1)
-            rows.append(joint)
-        threshold, alias = _alias_tables(np.concatenate(rows))
+        S = layer.shape[-1]
+        g, laws = _child_groups(layer)
+        threshold, alias = _alias_tables(np.concatenate(laws))
         tuples = np.arange(S**g)
         digits = np.stack([tuples // S ** (g - 1 - i) % S for i in range(g)], axis=1)
         out.append(tuple(torch.as_tensor(x, device=get_device(device)) for x in (threshold.ravel(), alias.ravel(), digits)))
     return out
+
+
+def _child_groups(layer: np.ndarray) -> tuple[int, list[np.ndarray]]:
+    """A layer's slots in groups of ``g`` (the largest divisor of ``m`` with :math:`S^g \\le` ``MAX_TUPLES``),
+    and per group the joint law ``(S, S^g)`` of its children given the parent's state: row ``a``, column the
+    tuple :math:`(b_1 \\dots b_g)` read in base ``S`` (first slot most significant), :math:`\\prod_i T_i(a, b_i)`."""
+    m, S = layer.shape[0], layer.shape[-1]
+    g = max((k for k in range(1, m + 1) if m % k == 0 and S**k <= MAX_TUPLES), default=1)
+    laws = []
+    for k in range(m // g):
+        joint = np.ones((S, 1))
+        for c in range(k * g, k * g + g):
+            joint = (joint[:, :, None] * layer[c][:, None, :]).reshape(S, -1)
+        laws.append(joint)
+    return g, laws
 
 
 def _alias_tables(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

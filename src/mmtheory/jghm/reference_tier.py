@@ -19,15 +19,13 @@ on the paper's draws.
 from __future__ import annotations
 
 import dataclasses
-import os
-from pathlib import Path
 
 import numpy as np
 
 from ..registry import experiment
 from ..runtime import ScaleSettings, get_device
 from .evaluation import EVAL_SEED, evaluate_clip, evaluate_zero_shot
-from .experiments import CHECKPOINT_ENV
+from .experiments import _checkpoint
 from .figures import plot_clip_reference
 from .model import JGHM
 from .risks import bayes_risk
@@ -84,10 +82,7 @@ def jghm_clip_reference(scale: str | None = None, seed: int = 0, device=None) ->
     """CPU reference tier: the standard encoder on a depth-3 tree (27 leaves), in-batch negatives, against Bayes."""
     protocol, dev = ReferenceProtocol.for_scale(scale), get_device(device)
     model = JGHM.paper(p=protocol.p, depth=protocol.depth)
-    checkpoint = None
-    if protocol.checkpoints:
-        checkpoint = Path(os.environ.get(CHECKPOINT_ENV, "checkpoints")) / f"clip-reference-seed{seed}.pt"
-    config = dataclasses.replace(protocol.clip, seed=seed, checkpoint=checkpoint)
+    config = dataclasses.replace(protocol.clip, seed=seed, checkpoint=_checkpoint(protocol, "clip-reference", seed))
     run = train_clip(model, config, device=dev, d=protocol.d, n_layers=protocol.depth + 1, n_heads=4)
     risks = [evaluate_clip(run, model, n=protocol.n_eval),
              evaluate_zero_shot(run.image_encoder, run.text_encoder, model, n=protocol.n_eval, M=protocol.M)]

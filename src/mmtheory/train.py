@@ -6,6 +6,7 @@ rest. One step is
 
 1. ``loss(step)``: draw a batch (or take the full one) and return the value to minimise;
 2. clear the gradients, back-propagate, clip the gradient norm, take an AdamW step, step the cosine schedule;
+   on a GPU the AdamW step is torch's fused kernel, and ``autocast=True`` runs the loss in bfloat16 autocast;
 3. at a recorded step, copy the losses off the device (one transfer per ``record_every`` steps), check that
    they are finite and run ``callback`` (an evaluation); at a checkpoint step, save the whole state.
 
@@ -22,7 +23,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from .checks import Integer, check_integer, check_positive, constrain
+from .checks import Integer, OneOf, check_integer, check_positive, constrain
 from .io import load_checkpoint, save_checkpoint
 from .runtime import progress
 
@@ -88,17 +89,19 @@ def _check(trained, loss, settings, desc, record_every, callback, generator, che
         raise ValueError(f"checkpoint must be a path or None, got {checkpoint!r}")
 
 
-@constrain(record_every=Integer(1, none_ok=True), checkpoint_every=Integer(1, none_ok=True))
+@constrain(record_every=Integer(1, none_ok=True), checkpoint_every=Integer(1, none_ok=True),
+           autocast=OneOf(True, False))
 def train(trained: Sequence[torch.nn.Module | torch.Tensor], loss: Callable[[int], torch.Tensor],
           settings: Optimisation, *, desc: str = "training", record_every: int | None = None,
           callback: Callable[[int], None] | None = None, generator: torch.Generator | None = None,
           checkpoint: str | os.PathLike | None = None, checkpoint_every: int | None = None,
-          identity=None) -> np.ndarray:
+          identity=None, autocast: bool = False) -> np.ndarray:
     """Train the modules and leaf tensors in ``trained`` in place; return the loss of every step (float64,
-    ``(settings.steps,)``, resumed steps included).
+    ``(settings.steps,)``, resumed steps included; ``(settings.steps, E)`` when a step records ``E`` values).
 
     ``loss(step)`` (``step`` counts from 0) returns the scalar to minimise, or a pair ``(objective, recorded)``
-    when the value to record is not the one minimised (a penalty added). Losses are copied off the device every
+    when the value to record is not the one minimised (a penalty added, or an ensemble's sum minimised and its
+    ``E`` members' losses recorded). Losses are copied off the device every
     ``record_every`` steps (default: once, at the end) and must be finite, else ``FloatingPointError``.
     ``callback(done)`` runs with ``done`` updates made, before the next: at ``done = 0`` (not on a resumed run),
     at every multiple of ``record_every`` and at ``done = settings.steps``.
@@ -108,13 +111,18 @@ def train(trained: Sequence[torch.nn.Module | torch.Tensor], loss: Callable[[int
     resumed only by a run with the same ``desc``, ``identity`` (anything else the run depends on, comparable
     with ``==``), settings and parameter shapes; another raises ``ValueError``. Module modes (``train()``,
     ``eval()``) are left as they are.
+
+    On a GPU, AdamW runs as one fused kernel, and ``autocast=True`` computes ``loss`` under bfloat16 autocast
+    (float64 operations are never cast; reductions such as softmax stay float32). On the CPU both are off, so
+    CPU runs are unchanged by them.
     """
     _check(trained, loss, settings, desc, record_every, callback, generator, checkpoint, checkpoint_every)
     steps, every = settings.steps, record_every or settings.steps
     named = _parameters(trained)
     params = [p for _, p in named]
+    on_gpu = all(p.is_cuda and p.is_floating_point() for p in params)
     optimizer = torch.optim.AdamW(params, lr=settings.lr, betas=(0.9, 0.999), eps=1e-8,
-                                  weight_decay=settings.weight_decay)
+                                  weight_decay=settings.weight_decay, fused=on_gpu or None)
     schedule = None
     if settings.cosine:
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps, eta_min=settings.lr_min)
@@ -155,7 +163,8 @@ def train(trained: Sequence[torch.nn.Module | torch.Tensor], loss: Callable[[int
         callback(0)
     bar = progress(range(start, steps), desc=desc, total=steps, initial=start)
     for step in bar:
-        value = loss(step)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast and on_gpu):
+            value = loss(step)
         objective, recorded = value if isinstance(value, tuple) else (value, value)
         optimizer.zero_grad(set_to_none=True)
         objective.backward()
@@ -168,7 +177,7 @@ def train(trained: Sequence[torch.nn.Module | torch.Tensor], loss: Callable[[int
         done = step + 1
         if done % every == 0 or done == steps:
             flush(done)
-            bar.set_postfix(loss=f"{history[-1]:.4f}", refresh=False)
+            bar.set_postfix(loss=f"{np.mean(history[-1]):.4f}", refresh=False)
             if callback is not None:
                 callback(done)
         if checkpoint is not None and (done % (checkpoint_every or steps) == 0 or done == steps):

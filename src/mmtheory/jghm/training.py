@@ -126,7 +126,8 @@ def _train(modules: list[torch.nn.Module], loss_fn, config: TrainConfig, device:
 
     ``loss_fn(generator) -> (loss, penalty)`` draws a fresh batch from ``generator`` and returns the
     scalar loss and a penalty (``None`` for none); the step minimises ``loss + config.guidance * penalty``
-    and records ``loss``. A checkpoint is resumed only by a run with the same ``desc``, ``key`` (a digest of
+    and records ``loss``. On a GPU the steps run under bfloat16 autocast (evaluation stays float32). A checkpoint
+    is resumed only by a run with the same ``desc``, ``key`` (a digest of
     whatever else the loss depends on: see :func:`_fingerprint`), protocol and parameter shapes.
     """
     generator = torch.Generator(device=device).manual_seed(config.seed)
@@ -144,7 +145,7 @@ def _train(modules: list[torch.nn.Module], loss_fn, config: TrainConfig, device:
     began = time.perf_counter()
     history = train(modules, step_loss, settings, desc=desc, record_every=config.record_every, generator=generator,
                     checkpoint=config.checkpoint, checkpoint_every=config.checkpoint_every,
-                    identity={"key": key, "config": protocol})
+                    identity={"key": key, "config": protocol}, autocast=True)
     for module in modules:
         module.eval()
     return history, time.perf_counter() - began

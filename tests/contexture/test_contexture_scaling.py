@@ -12,7 +12,7 @@ import torch
 from mmtheory.contexture import (GRID, MLPEncoder, alignment_r2, check_rho, contexture_width_sweep,
     draw_alignment_state, gaussian_contrastive_minimum, hermite_functions, optimal_features,
     plot_width_sweep, population_loss, sample_context_pairs, spectral_contrastive_batch_loss,
-    train_encoder)
+    train_encoder, train_encoders)
 from mmtheory.io import to_jsonable
 from mmtheory.registry import get_experiment
 
@@ -155,6 +155,17 @@ def test_same_seed_same_numbers():
     assert other.final_loss != first.final_loss
 
 
+def test_an_ensemble_trains_its_members_as_lone_runs():
+    """The seeds trained as one batched model end where each seed's lone run ends: the members never interact."""
+    together = train_encoders(8, 2, (3, 4, 5), steps=40, batch=64, test_points=1000)
+    for seed, member in zip((3, 4, 5), together):
+        alone = train_encoder(8, 2, steps=40, batch=64, seed=seed, test_points=1000)
+        np.testing.assert_allclose(member.loss_curve, alone.loss_curve, rtol=1e-5)
+        assert member.final_loss == pytest.approx(alone.final_loss, rel=1e-5, abs=1e-7)
+        assert member.cca_r2 == pytest.approx(alone.cca_r2, rel=1e-5)
+    assert len({m.final_loss for m in together}) == 3
+
+
 # --- the experiment -------------------------------------------------------------------------------
 
 
@@ -201,6 +212,8 @@ def test_plot_and_draw_make_figures(quick_sweep):
     (lambda: MLPEncoder(1, 16, 0, 4), "depth"),
     (lambda: MLPEncoder(0, 16, 2, 4), "dim"),
     (lambda: train_encoder(16, 1, steps=2.5), "steps"),
+    (lambda: train_encoders(16, 1, ()), "seeds"),
+    (lambda: train_encoders(16, 1, (0, -1)), "seeds"),
     (lambda: sample_context_pairs(0, 0.5, torch.Generator()), "n"),
     (lambda: spectral_contrastive_batch_loss(torch.zeros(4, 2), torch.zeros(4, 3)), "z_pos"),
 ])

@@ -23,7 +23,7 @@ from .quality import (
     ridge_probe_error,
     sample_masked_pairs,
 )
-from .scaling import GRID, gaussian_contrastive_minimum, train_encoder
+from .scaling import GRID, gaussian_contrastive_minimum, train_encoders
 
 
 @dataclasses.dataclass
@@ -68,6 +68,8 @@ SWEEP_SIZES = WidthSweepSettings.SCALES = {  # the short budgets take a larger s
     "full": WidthSweepSettings(widths=(16, 64, 256, 512, 1024, 2048), depths=(1, 2, 3, 4, 6), seeds=15, steps=3000,
                                batch=1024, lr=1e-3, test_points=20_000),
 }
+WidthSweepSettings.GPU = WidthSweepSettings(widths=(16, 64, 256, 1024), depths=(1, 2), seeds=15, steps=3000,
+                                            batch=1024, lr=1e-3, test_points=20_000)  # the GPU suite's size
 
 
 @experiment(plot=plot_width_sweep)
@@ -76,8 +78,8 @@ def contexture_width_sweep(scale: str | None = None, seed: int = 0, device=None)
     size = WidthSweepSettings.for_scale(scale)
     rho, d, dev = 0.8, 4, get_device(device)
     seeds = seed + np.arange(size.seeds)
-    fits = [[[train_encoder(w, depth, rho, d, size.steps, size.batch, size.lr, int(s), dev,
-                            test_points=size.test_points) for s in seeds] for w in size.widths]
+    fits = [[train_encoders(w, depth, seeds, rho, d, size.steps, size.batch, size.lr, dev,
+                            test_points=size.test_points) for w in size.widths]  # the seeds: one batched model
             for depth in size.depths]
 
     def field(name: str) -> np.ndarray:

@@ -183,11 +183,6 @@ class EncoderFit:
     seconds: float
 
 
-def _pair_loss(encoder: torch.nn.Module, a: torch.Tensor, a_pos: torch.Tensor) -> torch.Tensor:
-    z = encoder(torch.cat([a, a_pos]))
-    return spectral_contrastive_batch_loss(z[: len(a)], z[len(a):])
-
-
 def _features(encoder: torch.nn.Module, points: np.ndarray) -> np.ndarray:
     """The encoder's outputs at 1-D ``points``, as a float64 ``(n, d)`` array."""
     device = next(encoder.parameters()).device
@@ -195,9 +190,84 @@ def _features(encoder: torch.nn.Module, points: np.ndarray) -> np.ndarray:
         return encoder(torch.as_tensor(points[:, None], dtype=torch.float32, device=device)).double().cpu().numpy()
 
 
-@constrain(width=Integer(1), depth=Integer(1),
-           rho=Probability(closed_high=False, label="the correlation of the context"), d=Integer(1), steps=Integer(1),
-           batch=Integer(2), lr=Positive(), seed=Integer(0), device=Device(), record_every=Integer(1))
+def _ensemble(width: int, depth: int, d: int, seeds, device: torch.device):
+    """One :class:`MLPEncoder` per seed (each built under its seed, as a lone run builds it), their parameters
+    stacked along a leading ensemble axis, and ``forward(params, x)`` that maps ``x`` of shape ``(E, n, 1)``
+    through every member at once (``torch.func.vmap`` of a functional call)."""
+    members = []
+    for seed in seeds:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(seed))
+            members.append(MLPEncoder(1, width, depth, d).to(device))
+    params, _ = torch.func.stack_module_state(members)
+    template = MLPEncoder(1, width, depth, d).to("meta")
+    forward = torch.vmap(lambda p, x: torch.func.functional_call(template, p, (x,)))
+    return members, params, forward
+
+
+def _fit(encoder: torch.nn.Module, width: int, depth: int, rho: float, d: int, losses: np.ndarray,
+         initial: float, seconds: float, record_every: int, test_points: int) -> EncoderFit:
+    """Measure one trained encoder: its loss curve, population loss, alignment and features on the grid."""
+    steps = len(losses)
+    test = np.random.default_rng(TEST_SEED).standard_normal(test_points)
+    on_test = _features(encoder, test)
+    starts, curve = np.arange(0, steps, record_every), losses.astype(np.float32)  # the float32 losses, exactly
+    return EncoderFit(
+        width=width, depth=depth, rho=rho, d=d, steps=steps, curve_steps=np.minimum(starts + record_every, steps),
+        loss_curve=np.array([curve[s:s + record_every].mean() for s in starts]), initial_loss=initial,
+        final_loss=population_loss(lambda a: _features(encoder, a), rho), cca_r2=alignment_r2(on_test, test, d),
+        aligned_features=best_linear_map(on_test, test, d, _features(encoder, GRID)), seconds=seconds,
+    )
+
+
+# What both trainers accept: one set of checks and messages.
+_TRAINING = dict(width=Integer(1), depth=Integer(1), rho=Probability(closed_high=False,
+                label="the correlation of the context"), d=Integer(1), steps=Integer(1), batch=Integer(2),
+                lr=Positive(), device=Device(), record_every=Integer(1))
+
+
+@constrain(**_TRAINING)
+def train_encoders(width: int, depth: int, seeds, rho: float = 0.8, d: int = 4, steps: int = 3000,
+                   batch: int = 1024, lr: float = 1e-3, device=None, record_every: int = 50,
+                   test_points: int = 20_000) -> list[EncoderFit]:
+    """Train one :class:`MLPEncoder` per seed in ``seeds`` as **one batched model** (an ensemble axis, through
+    ``torch.func.vmap``) with Adam on the spectral contrastive loss, each member on its own fresh batches;
+    measure each as :func:`train_encoder` does.
+
+    Members never interact: the step minimises the sum of their losses, whose gradient in a member's
+    parameters is that member's own, and Adam acts elementwise. So each member ends where a lone run with its
+    seed ends, up to floating-point rounding, in one run's time on a GPU instead of ``len(seeds)``. A member's
+    ``seconds`` is the ensemble's training time divided by its size.
+    """
+    seeds = [check_integer(s, "each of seeds", 0) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed, got none")
+    check_integer(test_points, "test_points", d + 2)
+    dev = get_device(device)
+    members, params, forward = _ensemble(width, depth, d, seeds, dev)
+    initial = [population_loss(lambda a, m=m: _features(m, a), rho) for m in members]
+    gens = [torch.Generator(device=dev).manual_seed(s) for s in seeds]
+    pair_loss = torch.vmap(spectral_contrastive_batch_loss)
+
+    def loss(step):
+        a, a_pos = (torch.stack(views) for views in zip(*(sample_context_pairs(batch, rho, g) for g in gens)))
+        z = forward(params, torch.cat([a, a_pos], dim=1))
+        losses = pair_loss(z[:, :batch], z[:, batch:])
+        return losses.sum(), losses
+
+    start = time.perf_counter()
+    losses = train(list(params.values()), loss, Optimisation(steps, lr, cosine=False),
+                   desc=f"contrastive width {width} depth {depth}, {len(seeds)} seeds", record_every=record_every)
+    seconds = (time.perf_counter() - start) / len(seeds)
+    losses = losses.reshape(steps, len(seeds))
+    fits = []
+    for e, member in enumerate(members):
+        member.load_state_dict({name: value[e].detach() for name, value in params.items()})
+        fits.append(_fit(member, width, depth, rho, d, losses[:, e], initial[e], seconds, record_every, test_points))
+    return fits
+
+
+@constrain(**_TRAINING, seed=Integer(0))
 def train_encoder(width: int, depth: int, rho: float = 0.8, d: int = 4, steps: int = 3000, batch: int = 1024,
                   lr: float = 1e-3, seed: int = 0, device=None, record_every: int = 50,
                   test_points: int = 20_000) -> EncoderFit:
@@ -205,32 +275,9 @@ def train_encoder(width: int, depth: int, rho: float = 0.8, d: int = 4, steps: i
     pairs every step; measure the population loss by quadrature and the alignment on a fixed test sample.
 
     The initialisation and the data stream come from ``seed`` alone, so on the CPU a repeat gives the same numbers.
+    It is :func:`train_encoders` with one seed.
     """
-    check_integer(test_points, "test_points", d + 2)
-    settings = Optimisation(steps, lr, cosine=False)
-    dev = get_device(device)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        encoder = MLPEncoder(1, width, depth, d).to(dev)
-
-    def probe(a):
-        return _features(encoder, a)
-
-    initial = population_loss(probe, rho)
-    gen = torch.Generator(device=dev).manual_seed(seed)
-    start = time.perf_counter()
-    losses = train([encoder], lambda step: _pair_loss(encoder, *sample_context_pairs(batch, rho, gen)), settings,
-                   desc=f"contrastive width {width} depth {depth}", record_every=record_every)
-    seconds = time.perf_counter() - start
-    test = np.random.default_rng(TEST_SEED).standard_normal(test_points)
-    on_test = _features(encoder, test)
-    starts, curve = np.arange(0, steps, record_every), losses.astype(np.float32)  # the float32 losses, exactly
-    return EncoderFit(
-        width=width, depth=depth, rho=rho, d=d, steps=steps, curve_steps=np.minimum(starts + record_every, steps),
-        loss_curve=np.array([curve[s:s + record_every].mean() for s in starts]), initial_loss=initial,
-        final_loss=population_loss(probe, rho), cca_r2=alignment_r2(on_test, test, d),
-        aligned_features=best_linear_map(on_test, test, d, _features(encoder, GRID)), seconds=seconds,
-    )
+    return train_encoders(width, depth, (seed,), rho, d, steps, batch, lr, device, record_every, test_points)[0]
 
 
 # --- the registered experiment: a width sweep ----------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import importlib.metadata
 import platform
 import subprocess
 import time
@@ -20,6 +19,7 @@ from typing import Any
 
 import torch
 
+from . import __version__
 from .checks import Device, Integer, Scale, constrain
 from .io import save_figure, write_json
 from .runtime import get_device, resolve_scale, seed_everything
@@ -77,7 +77,7 @@ def get_experiment(name: str) -> Experiment:
     return known[name]
 
 
-def _provenance(device) -> dict:
+def provenance(device) -> dict:
     """Where and when a result was made: the date, the git commit of this checkout (``None`` outside one),
     the device's name, torch's version and CPU threads."""
     try:
@@ -114,9 +114,9 @@ def run_experiment(
             "scale": scale,
             "seed": seed,
             "device": str(dev),
-            "mmtheory_version": importlib.metadata.version("mmtheory"),
+            "mmtheory_version": __version__,
             "seconds": round(seconds, 3),
-            **_provenance(dev),
+            **provenance(dev),
             "result": result,
         }
         paths["json"] = write_json(out / f"{name}.json", record)

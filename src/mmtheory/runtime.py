@@ -13,6 +13,10 @@ full      the papers' sizes                           a GPU; minutes to an hour
 The scale is an argument everywhere; when it is omitted it is read from the
 environment variable ``MMTHEORY_SCALE`` (default ``book``), so one variable
 re-runs the whole book at paper scale.
+
+A fourth size, ``gpu``, belongs to the experiments of the GPU suite (:mod:`mmtheory.suite`) alone: the
+largest version of each that fits its share of one short GPU window. It is asked for by argument only
+(``scale="gpu"``, ``--scale gpu``), and a settings class gives it as its ``GPU`` attribute.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import torch
 from tqdm.auto import tqdm
 
 SCALES = ("quick", "book", "full")
+GPU_SCALE = "gpu"  # the GPU suite's size (see the module docstring); by argument only
 SCALE_ENV = "MMTHEORY_SCALE"
 DEVICE_ENV = "MMTHEORY_DEVICE"
 PROGRESS_ENV = "MMTHEORY_PROGRESS"
@@ -39,7 +44,7 @@ def resolve_scale(scale: str | None = None) -> str:
     """Return the run scale: ``scale`` if given, else ``$MMTHEORY_SCALE``, else ``"book"``.
 
     Raises ``ValueError`` naming the argument (or the variable) for any value
-    outside ``quick``, ``book``, ``full``.
+    outside ``quick``, ``book``, ``full`` (and ``gpu``, accepted as an argument).
     """
     if scale is None:
         env = os.environ.get(SCALE_ENV, "").strip()
@@ -48,8 +53,8 @@ def resolve_scale(scale: str | None = None) -> str:
         if env not in SCALES:
             raise ValueError(f"environment variable {SCALE_ENV} must be one of {SCALES}, got {env!r}")
         return env
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+    if scale not in (*SCALES, GPU_SCALE):
+        raise ValueError(f"scale must be one of {(*SCALES, GPU_SCALE)}, got {scale!r}")
     return scale
 
 
@@ -61,11 +66,17 @@ class ScaleSettings:
     """
 
     SCALES: ClassVar[dict]
+    GPU: ClassVar = None  # the GPU suite's size of an experiment that the suite runs
 
     @classmethod
     def for_scale(cls, scale: str | None = None):
-        """The settings at ``scale`` (default: ``$MMTHEORY_SCALE``, else ``book``)."""
-        return cls.SCALES[resolve_scale(scale)]
+        """The settings at ``scale`` (default: ``$MMTHEORY_SCALE``, else ``book``); ``gpu`` gives ``GPU``."""
+        scale = resolve_scale(scale)
+        if scale != GPU_SCALE:
+            return cls.SCALES[scale]
+        if cls.GPU is None:
+            raise ValueError(f"scale 'gpu' is the GPU suite's size, and {cls.__name__} has none: use one of {SCALES}")
+        return cls.GPU
 
 
 def get_device(device: str | torch.device | None = None) -> torch.device:

@@ -111,6 +111,8 @@ FiniteContextSettings.SCALES = {
     "book": FiniteContextSettings(Ls=(50, 200, 1000, 4000), n=400, steps=400, train=(1, 4, 8, 16)),
     "full": FiniteContextSettings(Ls=(50, 200, 1000, 4000, 10000), n=2000, steps=3000, train=(1, 2, 4, 8, 16, 32)),
 }
+FiniteContextSettings.GPU = FiniteContextSettings(Ls=(50, 200, 1000, 4000, 10000), n=2000, steps=1500,
+                                                  train=(1, 2, 4, 8, 16, 32))  # the GPU suite's size
 
 
 @experiment(plot=plot_finite_context)
@@ -182,6 +184,8 @@ SOFTMAX_SIZES = SoftmaxBaselineSettings.SCALES = {  # the instances behind Softm
     "full": SoftmaxBaselineSettings(Ls=(50, 200, 1000), steps=20_000, width=128, depth=6, batch=256,
                                     eval_prompts=4000),
 }
+SoftmaxBaselineSettings.GPU = SoftmaxBaselineSettings(Ls=(50, 200), steps=2000, width=128, depth=4, batch=256,
+                                                      eval_prompts=4000)  # the GPU suite's size
 
 
 @experiment(plot=plot_softmax_baseline)

@@ -81,6 +81,14 @@ PROTOCOLS = Protocol.SCALES = {  # the instances behind Protocol.for_scale
                      ood_ps=(0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4), guidance=1e-3, probe_p=0.2,
                      guided_lr_scale=1e-3 / 3e-4, checkpoints=True),
 }
+# The GPU suite's size (mmtheory.suite): the paper's tree and networks at p = 0.2, with short in-batch CLIP runs,
+# shared by jghm_clip, jghm_probe and jghm_downstream (one process trains each encoder once).
+Protocol.GPU = Protocol(depth=4, d=128, clip_layers=5, down_layers=9, down_d=128,
+                        clip=TrainConfig(steps=3000, batch=256, lr_max=1e-3, lr_min=1e-5, record_every=50,
+                                         negatives="in_batch"),
+                        down=TrainConfig(steps=1000, batch=128, lr_max=1e-3, lr_min=1e-5, record_every=50),
+                        n_eval=4000, M=250, Ms=(5, 10, 25, 50, 100, 250), ps=(0.2,), train_p=0.2,
+                        ood_ps=(0.02, 0.1, 0.2, 0.3, 0.4), guidance=1e-3, probe_p=0.2)
 ARCHITECTURES = ("standard", "guided", "shallow")
 
 

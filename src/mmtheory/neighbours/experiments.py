@@ -187,6 +187,8 @@ SingleIndexSettings.SCALES = {
                                 n_test=4000, n_baseline=2000, seeds=5, dimensions=(16, 32, 64, 128, 256), rank_d=64,
                                 ranks=(1, 2, 3, 4, 6)),
 }
+SingleIndexSettings.GPU = dataclasses.replace(SingleIndexSettings.SCALES["full"], n_baseline=500)  # the GPU suite's:
+# the full sweeps, with the prompt-only baselines (a batched eigh per prompt) on 500 test prompts, as at book scale
 
 
 @experiment(plot=plot_sweep)

@@ -17,7 +17,8 @@ Shared rooms: :mod:`mmtheory.numerics` (small solvers and statistics), :mod:`mmt
 checks), :mod:`mmtheory.viz` (figure style and kernel-free widgets), :mod:`mmtheory.runtime` (device,
 seeding, scale, progress), :mod:`mmtheory.train` (the one training loop every trainer calls),
 :mod:`mmtheory.io` (atomic writes, checkpoints), :mod:`mmtheory.registry` and
-:mod:`mmtheory.cli` (the experiments the command line runs: ``python -m mmtheory list``).
+:mod:`mmtheory.cli` (the experiments the command line runs: ``python -m mmtheory list``), and
+:mod:`mmtheory.suite` (the GPU suite: every GPU experiment in one short window, results stored for the chapters).
 The map of the package is in the README, section "Architecture".
 """
 

@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "src" / "mmtheory"
 PARTS = ("sufficiency", "jghm", "contexture", "icl", "neighbours")
-SHARED = ("checks", "numerics", "runtime", "io", "registry", "cli", "viz", "train", "claims", "paper_values")
+SHARED = ("checks", "numerics", "runtime", "io", "registry", "cli", "suite", "viz", "train", "claims", "paper_values")
 MAX_LINES = 500
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mmtheory.cli import main
-from mmtheory.contexture.experiments import ContextureLearningChapter
+from mmtheory.contexture import ContextureLearningChapter
 from mmtheory.registry import experiments
 from mmtheory.runtime import GPU_SCALE
 from mmtheory.suite import (BUDGET, PIECES, STORED, WARM_UP, describe_stored, piece_names, run_suite, show_stored,

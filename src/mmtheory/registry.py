@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
 import platform
 import subprocess
 import time
@@ -77,14 +78,19 @@ def get_experiment(name: str) -> Experiment:
     return known[name]
 
 
+COMMIT_ENV = "MMTHEORY_COMMIT"
+
+
 def provenance(device) -> dict:
-    """Where and when a result was made: the date, the git commit of this checkout (``None`` outside one),
-    the device's name, torch's version and CPU threads."""
+    """Where and when a result was made: the date, the git commit of this checkout (outside one, a copy of the
+    tree without ``.git``: ``$MMTHEORY_COMMIT``, else ``None``), the device's name, torch's version and CPU
+    threads."""
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, text=True,
                                 capture_output=True, timeout=10).stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         commit = None
+    commit = commit or os.environ.get(COMMIT_ENV, "").strip() or None
     device = torch.device(device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
     return {"date": time.strftime("%Y-%m-%d"), "commit": commit, "device_name": name, "torch": torch.__version__,

@@ -13,6 +13,7 @@ is missing (``--redo`` runs everything again). Before each piece the suite compa
 with what is left of ``--budget`` (default 480 s, counted from the suite's start, CUDA start-up included)
 and skips the piece, saying so, when it does not fit. A failing piece is recorded and the suite goes on.
 ``suite.json`` in the same folder logs every piece's status and time, window after window.
+On a machine that has a copy of the tree without ``.git``, set ``MMTHEORY_COMMIT`` to the commit it holds.
 
 What makes the pieces fit: the data are drawn on the GPU, the JGHM transformers train under bfloat16
 autocast, AdamW is torch's fused kernel (both in :func:`mmtheory.train.train`), the seeds of the contexture

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mmtheory import registry
 from mmtheory.cli import main
 from mmtheory.contexture import ContextureLearningChapter
 from mmtheory.registry import experiments
@@ -107,3 +108,14 @@ def test_the_chapters_look_where_the_suite_stores():
     root = Path(__file__).resolve().parents[2]
     default = inspect.signature(run_suite).parameters["out"].default
     assert (root / "book" / "jghm" / STORED).resolve() == (root / default).resolve()
+
+
+def test_a_copy_without_git_takes_its_commit_from_the_environment(monkeypatch):
+    def no_git(*args, **kwargs):
+        raise OSError("no git here")
+
+    monkeypatch.setattr(registry.subprocess, "run", no_git)
+    monkeypatch.delenv("MMTHEORY_COMMIT", raising=False)
+    assert registry.provenance("cpu")["commit"] is None
+    monkeypatch.setenv("MMTHEORY_COMMIT", "abc1234")
+    assert registry.provenance("cpu")["commit"] == "abc1234"

@@ -63,7 +63,7 @@ class WidthSweepSettings(ScaleSettings):
 SWEEP_SIZES = WidthSweepSettings.SCALES = {  # the short budgets take a larger step; full is the reference replication (Adam, lr 1e-3)
     "quick": WidthSweepSettings(widths=(8, 32), depths=(1,), seeds=1, steps=150, batch=256, lr=3e-3,
                                 test_points=5000),
-    "book": WidthSweepSettings(widths=(4, 16, 64, 256), depths=(2,), seeds=1, steps=1200, batch=512, lr=3e-3,
+    "book": WidthSweepSettings(widths=(4, 16, 64, 256), depths=(2,), seeds=3, steps=1200, batch=512, lr=3e-3,
                                test_points=20_000),
     "full": WidthSweepSettings(widths=(16, 64, 256, 512, 1024, 2048), depths=(1, 2, 3, 4, 6), seeds=15, steps=3000,
                                batch=1024, lr=1e-3, test_points=20_000),

@@ -97,6 +97,14 @@ def provenance(device) -> dict:
             "threads": torch.get_num_threads()}
 
 
+def write_record(out: Path, name: str, scale: str, seed: int, device, seconds: float, result) -> Path:
+    """Write ``out/NAME.json``: the result with how it was made (scale, seed, device, version, wall time and
+    :func:`provenance`). Every stored run has this one shape, which the chapters read."""
+    record = {"experiment": name, "scale": scale, "seed": seed, "device": str(device),
+              "mmtheory_version": __version__, "seconds": round(seconds, 3), **provenance(device), "result": result}
+    return write_json(Path(out) / f"{name}.json", record)
+
+
 def run_experiment(
     name: str,
     scale: str | None = None,
@@ -115,17 +123,7 @@ def run_experiment(
     paths: dict[str, Path] = {}
     if out is not None:
         out = Path(out)
-        record = {
-            "experiment": name,
-            "scale": scale,
-            "seed": seed,
-            "device": str(dev),
-            "mmtheory_version": __version__,
-            "seconds": round(seconds, 3),
-            **provenance(dev),
-            "result": result,
-        }
-        paths["json"] = write_json(out / f"{name}.json", record)
+        paths["json"] = write_record(out, name, scale, seed, dev, seconds, result)
         fig = exp.plot(result)
         paths["figure"] = save_figure(fig, out / f"{name}.png", dpi=120)
         import matplotlib.pyplot as plt

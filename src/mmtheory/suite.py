@@ -42,7 +42,7 @@ import torch
 
 from .checks import Device, OneOf, Positive, constrain
 from .io import write_json
-from .registry import provenance, run_experiment
+from .registry import provenance, run_experiment, write_record
 from .runtime import GPU_SCALE, get_device
 
 BUDGET = 480.0  # seconds of one window: eight minutes, start-up included
@@ -113,9 +113,7 @@ def _run_piece(piece: Piece, scale: str, device: torch.device, out: Path, seed: 
         return
     start = time.perf_counter()
     result = _throughput(scale, device, out)
-    write_json(out / f"{piece.name}.json", {"experiment": piece.name, "scale": scale, "seed": seed,
-                                            "device": str(device), "seconds": round(time.perf_counter() - start, 3),
-                                            **provenance(device), "result": result})
+    write_record(out, piece.name, scale, seed, device, time.perf_counter() - start, result)
 
 
 def _stored_scale(path: Path) -> str | None:
@@ -199,7 +197,10 @@ def stored_record(name: str, folder: str | Path = STORED) -> dict | None:
 def describe_stored(name: str, folder: str | Path = STORED) -> str:
     """One Markdown paragraph on piece ``name``: where, when and how long its stored result was made (device,
     date, commit, wall time, scale), the benchmark's table for the throughput piece, or that none exists yet."""
-    record = stored_record(name, folder)
+    return _describe(name, stored_record(name, folder))
+
+
+def _describe(name: str, record: dict | None) -> str:
     if record is None:
         return (f"**No GPU result of `{name}` is stored yet.** No GPU window has run it: `python -m mmtheory "
                 f"gpu-suite --out book/stored/gpu` on a machine with a GPU stores it here.")
@@ -218,8 +219,9 @@ def show_stored(name: str, folder: str | Path = STORED) -> dict | None:
     """Display :func:`describe_stored` and the stored figure in a notebook; return the record (or ``None``)."""
     from IPython.display import Image, Markdown, display
 
-    display(Markdown(describe_stored(name, folder)))
+    record = stored_record(name, folder)
+    display(Markdown(_describe(name, record)))
     figure = Path(folder) / f"{name}.png"
     if figure.exists():
         display(Image(filename=str(figure)))
-    return stored_record(name, folder)
+    return record

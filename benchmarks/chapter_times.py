@@ -3,6 +3,8 @@
     python benchmarks/chapter_times.py --scale quick       # runs every chapter's notebook at quick scale
     python benchmarks/chapter_times.py --scale book --from-cache _build/.jupyter_cache
                                                            # reads the times of the last book-scale build
+    python benchmarks/chapter_times.py --scale quick --only book/icl/modalities
+                                                           # re-times one chapter, keeping the others' entries
 
 The first form executes each notebook chapter of ``_toc.yml`` (the notebook a reader downloads) in a fresh
 kernel, one after the other, and times it. The second reads the execution times that the build recorded in
@@ -69,20 +71,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", choices=("quick", "book", "full"), required=True)
     parser.add_argument("--from-cache", type=Path, help="read the times of a build from its execution cache")
+    parser.add_argument("--only", nargs="+", metavar="CHAPTER", help="time these chapters (e.g. book/icl/modalities)"
+                        " and keep the stored times of the others; the entry's commit and date then say so")
     args = parser.parse_args()
+    stored = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    unknown = sorted(set(args.only or ()) - set(notebook_chapters()))
+    if unknown or (args.only and args.from_cache):
+        parser.error(f"--only takes notebook chapters of _toc.yml, without --from-cache; unknown: {unknown}")
     if args.from_cache:
         seconds = cached_seconds(args.from_cache)
     else:
-        seconds = {}
-        for chapter in notebook_chapters():
+        seconds = dict(stored.get(args.scale, {}).get("seconds", {})) if args.only else {}
+        for chapter in args.only or notebook_chapters():
             seconds[chapter] = run_seconds(chapter, args.scale)
             print(f"{chapter:45s} {seconds[chapter]:7.1f} s", flush=True)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                             check=False).stdout.strip()
-    stored = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    how = "book build's execution cache" if args.from_cache else "each notebook run alone"
+    if args.only:
+        previous = stored.get(args.scale, {"commit": "unknown", "how": "unknown"})
+        commit = f"{previous['commit']}; {', '.join(args.only)} at {commit}"
+        how = f"{previous['how']}; {', '.join(args.only)} re-timed alone on {datetime.date.today().isoformat()}"
     stored[args.scale] = {"seconds": seconds, "machine": machine(), "commit": commit,
-                          "date": datetime.date.today().isoformat(),
-                          "how": "book build's execution cache" if args.from_cache else "each notebook run alone"}
+                          "date": datetime.date.today().isoformat(), "how": how}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(stored, indent=1) + "\n")
     print(f"{args.scale}: {sum(seconds.values()):.0f} s for {len(seconds)} chapters; written to {RESULTS}")

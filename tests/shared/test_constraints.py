@@ -104,6 +104,7 @@ ALLOWED = {
     # ranges that depend on another argument: checked inline, with that argument's value in the message
     "mmtheory.contexture.operator.worst_case_error": "epsilon must lie in (1 - s_1, 1), s_1 from svd",
     "mmtheory.icl.prompts.sample_prompts": "L must exceed the model's d",
+    "mmtheory.icl.modalities.sample_modal_prompts": "L must exceed the law's d",
     "mmtheory.icl.modules.train_in_context": "L must exceed the model's d + 1",
     # the experiments modules are being re-sized by another change; their helpers are declared there later
     "mmtheory.jghm.experiments.bayes_curves": "experiments module (scales edited separately)",

@@ -248,3 +248,19 @@ DeepCrossAttentionChapter.SCALES = {
     "book": DeepCrossAttentionChapter(steps=300),
     "full": DeepCrossAttentionChapter(steps=2000),
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class ModalitiesChapter(ScaleSettings):
+    """Read by ``book/icl/modalities.md``: training ``steps`` of the modality stacks, at ``L`` and ``batch``."""
+
+    steps: int
+    L: int
+    batch: int
+
+
+ModalitiesChapter.SCALES = {
+    "quick": ModalitiesChapter(steps=20, L=100, batch=32),
+    "book": ModalitiesChapter(steps=300, L=200, batch=64),
+    "full": ModalitiesChapter(steps=2000, L=400, batch=256),
+}

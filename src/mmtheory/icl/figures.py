@@ -130,3 +130,34 @@ def plot_softmax_baseline(result: BaselineResult):
         ax.set(yscale="log", xlabel="training step", ylabel="excess over the oracle", title=f"L = {L}")
         ax.legend(fontsize="small")
     return fig
+
+
+NOISE_GRID = (0.01, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0)  # modality 2's noise variance in the modality widget
+
+
+@constrain(noise2=Positive(), share2=Positive(allow_zero=True))
+def draw_modality_state(fig, noise2: float, share2: float, depths=(1, 2, 4, 8, 16, 32)) -> None:
+    """Part IV widget: the tuned modality-blind stack against the whitened (modality-aware) one, for modality 2's
+    noise variance ``noise2`` (modality 1's is 1) and signal share ``share2`` (modality 1 has ``1 - share2``)."""
+    from ..viz import PALETTE
+    from .modalities import TwoModalityLaw, blind_step, minimax_steps, modal_excess, whitened_steps
+
+    def law(noise):
+        return TwoModalityLaw(shares=(1.0 - share2, share2), noise=(1.0, noise))
+
+    here = law(noise2)
+    blind = [modal_excess((blind_step(T, here),) * 2, T, here) for T in depths]
+    aware = [modal_excess(whitened_steps(T, here), T, here) for T in depths]
+    ax0, ax1 = fig.subplots(1, 2)
+    ax0.semilogy(depths, blind, "o-", color=PALETTE[1], label="modality-blind, tuned step")
+    ax0.semilogy(depths, aware, "s-", color=PALETTE[0], label=r"modality-aware: $\alpha_j = \alpha_T/\tau_j^2$")
+    ax0.set(xscale="log", xlabel="depth $T$", ylabel=r"excess over the oracle ($L = \infty$)",
+            title=rf"$\tau_2^2 = {noise2:g}$, share of modality 2 $= {share2:g}$")
+    ax0.legend(fontsize="small")
+    rhos = np.array([[minimax_steps(law(t))[key][1] for key in ("blind", "whitened")] for t in NOISE_GRID])
+    ax1.semilogx(NOISE_GRID, rhos[:, 0], "o-", color=PALETTE[1], label="blind")
+    ax1.semilogx(NOISE_GRID, rhos[:, 1], "s-", color=PALETTE[0], label="aware")
+    ax1.axvline(noise2, color="0.6", lw=1)
+    ax1.set(xlabel=r"noise variance of modality 2, $\tau_2^2$ ($\tau_1^2 = 1$)", ylim=(0, 1),
+            ylabel=r"contraction per layer as $T \to \infty$", title="when awareness matters")
+    ax1.legend(fontsize="small")

@@ -12,6 +12,7 @@ from ..checks import Device, Integer, Positive, check_integer, constrain
 from ..runtime import get_device
 from ..train import Optimisation, train
 from .closed_forms import LatentFactorModel, _check_depth
+from .modalities import TwoModalityLaw, sample_modal_prompts
 from .prompts import Prompts, context_moments, excess_over_oracle, sample_prompts
 
 
@@ -137,16 +138,17 @@ class TrainResult:
 
 @constrain(steps=Integer(1), batch=Integer(1), lr=Positive(), eval_prompts=Integer(2), record_every=Integer(1),
            seed=Integer(0), device=Device())
-def train_in_context(module: torch.nn.Module, model: LatentFactorModel, L: int, steps: int = 1000,
+def train_in_context(module: torch.nn.Module, model: LatentFactorModel | TwoModalityLaw, L: int, steps: int = 1000,
                      batch: int = 256, lr: float = 1e-2, eval_prompts: int = 2000, record_every: int = 50,
                      seed: int = 0, device=None) -> TrainResult:
     """Adam with a cosine-decayed step on the squared error of the query prediction, with a fresh batch of
     tasks and prompts every step (online training); the excess over the oracle is measured on fixed
-    evaluation prompts."""
+    evaluation prompts. ``model`` is the chapter's law or a :class:`TwoModalityLaw`."""
+    draw = sample_modal_prompts if isinstance(model, TwoModalityLaw) else sample_prompts
     settings = Optimisation(steps, lr)
     dev = get_device(device)
     module = module.to(dev)
-    evaluation = sample_prompts(model, eval_prompts, L, seed=10**6 + seed, device=dev)
+    evaluation = draw(model, eval_prompts, L, seed=10**6 + seed, device=dev)
     recorded, excess, spread = [], [], []
 
     def evaluate(step):
@@ -158,7 +160,7 @@ def train_in_context(module: torch.nn.Module, model: LatentFactorModel, L: int, 
             spread.append(float(gaps.std()) / math.sqrt(gaps.numel()))
 
     def loss(step):
-        p = sample_prompts(model, batch, L, seed=seed * 10**5 + step, device=dev)
+        p = draw(model, batch, L, seed=seed * 10**5 + step, device=dev)
         return ((module(p) - p.yq) ** 2).mean()
 
     train([module], loss, settings, desc="in-context training", record_every=record_every, callback=evaluate)

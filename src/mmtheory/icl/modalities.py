@@ -79,7 +79,10 @@ class TwoModalityLaw:
 @constrain(n=Integer(1), seed=Integer(0))
 def sample_modal_prompts(law: TwoModalityLaw, n: int, L: int, seed: int = 0, device=None) -> Prompts:
     """``n`` tasks of the two-modality law, one prompt of ``L`` points each (modality 1 in the first ``dims[0]``
-    coordinates); the oracle is computed through the whitened loadings :math:`\\tau_j^{-1} A_j`."""
+    coordinates); the oracle is computed through the whitened loadings :math:`\\tau_j^{-1} A_j`.
+
+    Implements {eq}`eq-two-modality-law`
+    """
     if isinstance(L, bool) or not isinstance(L, int) or L <= law.d:
         raise ValueError(f"L (the context length) must be an integer > d = {law.d}, got {L!r}")
     dev = get_device(device)

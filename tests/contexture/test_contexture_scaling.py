@@ -177,10 +177,11 @@ def quick_sweep():
 def test_quick_sweep_has_the_right_shapes(quick_sweep):
     r = quick_sweep
     grid_shape = (len(r.depths), len(r.widths), len(r.seeds))
-    for name in ("cca_r2", "loss_gap", "seconds"):
+    for name in ("cca_r2", "loss_gap", "seconds", "worst_case", "initial_worst_case"):
         assert getattr(r, name).shape == grid_shape, name
     assert r.aligned_features.shape == (len(r.depths), len(r.widths), len(r.grid), r.d)
     assert np.all((r.cca_r2 > 0) & (r.cca_r2 <= 1)) and np.all(r.loss_gap > 0)
+    assert np.all(r.worst_case >= r.optimal_error - 1e-9) and np.all(r.initial_worst_case >= r.optimal_error - 1e-9)
     assert r.device == "cpu" and r.minimum == pytest.approx(gaussian_contrastive_minimum(r.rho, r.d))
     to_jsonable(r)  # the registry writes the result as JSON
     assert get_experiment("contexture_width_sweep").run is contexture_width_sweep
@@ -188,7 +189,7 @@ def test_quick_sweep_has_the_right_shapes(quick_sweep):
 
 def test_plot_and_draw_make_figures(quick_sweep):
     fig = plot_width_sweep(quick_sweep)
-    assert len(fig.axes) == 2
+    assert len(fig.axes) == 3
     plt.close(fig)
     for width in quick_sweep.widths:
         fig = plt.figure()

@@ -20,7 +20,7 @@ from .quality import (SubspaceEstimate, subspace_estimate, ridge_probe_error, sa
     TIE, knn_errors)
 from .scaling import (GRID, TEST_SEED, sample_context_pairs, spectral_contrastive_batch_loss,
     gaussian_contrastive_minimum, optimal_features, alignment_r2, population_loss, best_linear_map, MLPEncoder,
-    EncoderFit, train_encoder, train_encoders)
+    theorem16_midpoint, gaussian_worst_case_error, EncoderFit, train_encoder, train_encoders)
 from .experiments import (WidthSweepResult, WidthSweepSettings, SWEEP_SIZES, contexture_width_sweep,
     MaskRateResult, run_mask_rate, MaskRateSettings, mask_rate_sweep, KnnQualityResult, run_knn_quality,
     KnnQualitySettings, knn_quality, ContextureLearningChapter)
@@ -42,7 +42,7 @@ __all__ = ['contexts', 'experiments', 'figures', 'infonce', 'objectives', 'opera
     'SubspaceEstimate', 'subspace_estimate', 'ridge_probe_error', 'sample_masked_pairs', 'estimated_contexture', 'hypercube_target', 'knn_spectrum', 'TIE',
     'knn_errors', 'GRID', 'TEST_SEED', 'sample_context_pairs', 'spectral_contrastive_batch_loss',
     'gaussian_contrastive_minimum', 'optimal_features', 'alignment_r2', 'population_loss', 'best_linear_map',
-    'MLPEncoder', 'EncoderFit', 'train_encoder', 'train_encoders', 'WidthSweepResult', 'WidthSweepSettings', 'SWEEP_SIZES',
+    'theorem16_midpoint', 'gaussian_worst_case_error', 'MLPEncoder', 'EncoderFit', 'train_encoder', 'train_encoders', 'WidthSweepResult', 'WidthSweepSettings', 'SWEEP_SIZES',
     'contexture_width_sweep', 'MaskRateResult', 'run_mask_rate', 'MaskRateSettings', 'mask_rate_sweep',
     'KnnQualityResult', 'run_knn_quality', 'KnnQualitySettings', 'knn_quality', 'ContextureLearningChapter',
     'ASSOCIATION_LEVELS', 'draw_association_state', 'draw_optimality_state', 'draw_mixing_state',

@@ -38,9 +38,9 @@ def hermite_functions(u, k: int) -> np.ndarray:
     H[..., 0] = 1.0
     if k >= 1:
         H[..., 1] = u
-    for j in range(2, k + 1):
-        H[..., j] = u * H[..., j - 1] - (j - 1) * H[..., j - 2]
-    return H / np.sqrt([math.factorial(j) for j in range(k + 1)])
+    for j in range(2, k + 1):  # the normalised recursion: no j! to overflow for large k
+        H[..., j] = (u * H[..., j - 1] - np.sqrt(j - 1) * H[..., j - 2]) / np.sqrt(j)
+    return H
 
 
 @constrain(n=Integer(1, 14))

@@ -12,7 +12,7 @@ from ..registry import experiment
 from ..runtime import ScaleSettings, get_device, progress
 from .contexts import hypercube_context, hypercube_spectrum, two_moons
 from .figures import plot_knn_quality, plot_mask_rate, plot_width_sweep
-from .operator import cca_r2, context_svd, decay_rate, probe_error, tau_metric
+from .operator import cca_r2, context_svd, decay_rate, optimal_worst_case_error, probe_error, tau_metric
 from .quality import (
     TIE,
     _best_over_d,
@@ -23,12 +23,15 @@ from .quality import (
     ridge_probe_error,
     sample_masked_pairs,
 )
-from .scaling import GRID, gaussian_contrastive_minimum, train_encoders
+from .scaling import GRID, gaussian_contrastive_minimum, theorem16_midpoint, train_encoders
 
 
 @dataclasses.dataclass
 class WidthSweepResult:
-    """Alignment and loss gap of trained encoders over a grid of widths, depths and seeds (at a fixed budget)."""
+    """Alignment, loss gap and downstream error of trained encoders over a grid of widths, depths and seeds (at a
+    fixed budget). The downstream error is the worst-case probe error over the compatible tasks at level
+    ``epsilon`` (:func:`~mmtheory.contexture.gaussian_worst_case_error`), before and after training; Theorem 16
+    bounds it below by ``optimal_error``."""
 
     widths: np.ndarray
     depths: np.ndarray
@@ -41,6 +44,10 @@ class WidthSweepResult:
     minimum: float  # gaussian_contrastive_minimum(rho, d)
     cca_r2: np.ndarray  # (depths, widths, seeds)
     loss_gap: np.ndarray  # (depths, widths, seeds): final population loss - minimum
+    epsilon: float  # theorem16_midpoint(rho)
+    optimal_error: float  # Theorem 16's value at epsilon: optimal_worst_case_error(rho^k, d, epsilon)
+    worst_case: np.ndarray  # (depths, widths, seeds): worst-case probe error on F_epsilon after training
+    initial_worst_case: np.ndarray  # (depths, widths, seeds): and before
     seconds: np.ndarray  # (depths, widths, seeds): training time of each run
     grid: np.ndarray  # (G,)
     aligned_features: np.ndarray  # (depths, widths, G, d): the first seed's features after the best linear map
@@ -85,11 +92,13 @@ def contexture_width_sweep(scale: str | None = None, seed: int = 0, device=None)
     def field(name: str) -> np.ndarray:
         return np.array([[[getattr(fit, name) for fit in row] for row in block] for block in fits])
 
-    minimum = gaussian_contrastive_minimum(rho, d)
+    minimum, epsilon = gaussian_contrastive_minimum(rho, d), theorem16_midpoint(rho)
     return WidthSweepResult(
         widths=np.array(size.widths), depths=np.array(size.depths), seeds=seeds, rho=rho, d=d,
         steps=size.steps, batch=size.batch, lr=size.lr, minimum=minimum, cca_r2=field("cca_r2"),
-        loss_gap=field("final_loss") - minimum, seconds=field("seconds"),
+        loss_gap=field("final_loss") - minimum, epsilon=epsilon,
+        optimal_error=optimal_worst_case_error(rho ** np.arange(d + 2.0), d, epsilon), worst_case=field("worst_case"),
+        initial_worst_case=field("initial_worst_case"), seconds=field("seconds"),
         grid=GRID.copy(), aligned_features=field("aligned_features")[:, :, 0], device=str(dev),
     )
 

@@ -133,21 +133,27 @@ def draw_mixing_state(fig, weight: float, N: int = 24, strong: float = 0.7, weak
 
 
 def plot_width_sweep(result: WidthSweepResult):
-    """Alignment and loss gap against width: one line per depth, the mean over seeds and their range (band)."""
+    """Alignment, loss gap and worst-case downstream error against width: one line per depth, the mean over seeds
+    and their range (band); the downstream panel adds the untrained networks (open marks) and Theorem 16's value."""
     from ..viz import new_figure, sequential_colors
 
-    fig, (ax0, ax1) = new_figure(ncols=2)
+    fig, (ax0, ax1, ax2) = new_figure(ncols=3, width=10.5)
     for i, (depth, color) in enumerate(zip(result.depths, sequential_colors(len(result.depths)))):
-        for ax, values in ((ax0, result.cca_r2[i]), (ax1, result.loss_gap[i])):
+        for ax, values in ((ax0, result.cca_r2[i]), (ax1, result.loss_gap[i]), (ax2, result.worst_case[i])):
             values = np.maximum(values, 1e-6) if ax is ax1 else values  # log axis: the gap is >= 0 up to 1e-8
             ax.plot(result.widths, values.mean(1), "o-", color=color, label=f"depth {depth}")
             ax.fill_between(result.widths, values.min(1), values.max(1), color=color, alpha=0.2, lw=0)
+        ax2.plot(result.widths, result.initial_worst_case[i].mean(1), "o:", mfc="none", color=color,
+                 label=f"untrained, depth {depth}")
+    ax2.axhline(result.optimal_error, color="k", ls="--", lw=1, label="Theorem 16 (top-$d$)")
     ax0.set(xscale="log", xlabel="width", ylabel=r"CCA $R^2$ with $h_1..h_d$", ylim=(None, 1.01),
             title=f"alignment after {result.steps} steps")
     ax1.set(xscale="log", yscale="log", xlabel="width", ylabel=r"$L_C - L_C^*$ (population)",
-            title=rf"loss gap to the minimum $L_C^* = {result.minimum:.4f}$")
-    for ax in (ax0, ax1):
-        ax.legend(fontsize="small")
+            title=rf"loss gap to $L_C^* = {result.minimum:.4f}$")
+    ax2.set(xscale="log", xlabel="width", ylabel=r"worst-case probe error on $F_\epsilon$",
+            title=rf"downstream error, $\epsilon = {result.epsilon:.3f}$")
+    for ax in (ax0, ax1, ax2):
+        ax.legend(fontsize="x-small")
     return fig
 
 

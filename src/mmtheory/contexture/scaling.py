@@ -36,6 +36,9 @@ over :math:`(X, \varepsilon)` (:func:`population_loss`); a batch estimate from 6
 few 1e-3, as large as the loss gaps at large width. **Alignment** is the mean squared canonical correlation between
 :math:`\Psi(a)` and :math:`h_1..h_d` on a fixed sample :math:`a \sim N(0, 1)`: 1 exactly when the spans agree. It is
 a lenient score: almost any smooth span holds :math:`h_1, h_2`, and an untrained Tanh MLP already scores 0.7–0.9.
+**Downstream error** is the worst-case linear-probe error over the compatible tasks :math:`\mathcal F_\epsilon`
+(:func:`gaussian_worst_case_error`, at the middle of Theorem 16's range of :math:`\epsilon`): Theorem 16 bounds it
+from below for every encoder with ``d`` outputs, by the value the top-``d`` features attain.
 The experiment sweeps the width (and depth) of a Tanh MLP at a fixed step budget; the paper's claim is that
 alignment rises with width and then plateaus.
 """
@@ -48,13 +51,13 @@ import time
 import numpy as np
 import torch
 
-from ..checks import Device, Integer, Positive, Probability, check_integer, constrain
+from ..checks import Device, Integer, Positive, Probability, Real, check_integer, constrain
 from ..numerics import principal_cosines
 from ..runtime import get_device
 from ..train import Optimisation, train
 from .contexts import hermite_functions
 from .objectives import contrastive_minimum
-from .operator import check_rho
+from .operator import ContextSVD, check_rho, theorem16_range, worst_case_error
 
 GRID = np.linspace(-3.0, 3.0, 121)  # where the learned features are stored for the widget
 TEST_SEED = 20250  # the fixed test sample of the alignment measurement
@@ -140,6 +143,37 @@ def population_loss(features, rho: float, nodes: int = 64) -> float:
     return float(-np.einsum("i,ik,ik->", w, conditional, conditional) + 0.5 * np.sum(covariance**2))
 
 
+@constrain(rho=Probability(closed_low=False, closed_high=False, label="the correlation of the context"))
+def theorem16_midpoint(rho: float) -> float:
+    r"""The middle of Theorem 16's range of :math:`\epsilon` for the Gaussian-noise context,
+    :math:`s_k = \rho^k` (:func:`~mmtheory.contexture.theorem16_range`): the level the width sweep scores at."""
+    return float(np.mean(theorem16_range(rho ** np.arange(3.0))))
+
+
+@constrain(rho=Probability(closed_low=False, closed_high=False, label="the correlation of the context"),
+           epsilon=Real(0, 1, closed="neither"), nodes=Integer(8, 150))
+def gaussian_worst_case_error(features, rho: float, epsilon: float, nodes: int = 64) -> float:
+    r"""The worst-case probe error :math:`\operatorname{err}(\Psi; \mathcal F_\epsilon)` of a feature map of one
+    variable on the Gaussian-noise context: Theorem 16's left side, for a trained network.
+
+    Implements {prf:ref}`thm-optimal-encoder`
+
+    ``features`` maps an ``(n,)`` array of points to an ``(n, k)`` array, as for :func:`population_loss`. On the
+    ``nodes`` Gauss–Hermite nodes :math:`t_i` with weights :math:`w_i` of :math:`N(0, 1)` the quadrature is exact
+    for polynomials of degree below ``2 * nodes``, so :math:`h_0, \dots, h_{\rm nodes - 1}` are exactly
+    orthonormal there: a complete basis of the functions on the nodes, with the context's singular values
+    :math:`\rho^k`. On that finite model (tasks: polynomials of degree below ``nodes``) the dual of
+    :func:`~mmtheory.contexture.worst_case_error` is exact. The top-:math:`d` features
+    (:func:`optimal_features`) score Theorem 16's value; for Tanh MLPs 64 nodes agree with 128 to about 1e-6.
+    """
+    t, w = np.polynomial.hermite_e.hermegauss(nodes)
+    w = w / w.sum()
+    mu = hermite_functions(t, nodes - 1)
+    values = np.asarray(features(t), dtype=float).reshape(nodes, -1)
+    svd = ContextSVD(s=rho ** np.arange(float(nodes)), mu=mu, nu=mu, px=w, pa=w)
+    return worst_case_error(values, svd, epsilon)[0]
+
+
 @constrain(d=Integer(1))
 def best_linear_map(features, a, d: int, points_features) -> np.ndarray:
     r"""Least squares of each :math:`h_k`, ``k = 1..d``, on ``features`` plus a bias at the points ``a``, applied to
@@ -167,7 +201,9 @@ class MLPEncoder(torch.nn.Sequential):
 
 @dataclasses.dataclass
 class EncoderFit:
-    """One trained encoder: its loss along training and at the end, its alignment, its features on :data:`GRID`."""
+    """One trained encoder: its loss along training and at the end, its alignment, its features on :data:`GRID`,
+    and its worst-case probe error on the compatible tasks (:func:`gaussian_worst_case_error` at
+    :func:`theorem16_midpoint`) before and after training."""
 
     width: int
     depth: int
@@ -179,6 +215,9 @@ class EncoderFit:
     initial_loss: float  # population loss (population_loss) before training
     final_loss: float  # and after
     cca_r2: float
+    epsilon: float  # theorem16_midpoint(rho)
+    initial_worst_case: float  # gaussian_worst_case_error at epsilon, before training
+    worst_case: float  # and after
     aligned_features: np.ndarray  # (len(GRID), d): the best linear map of Psi onto h_1..h_d, on GRID
     seconds: float
 
@@ -205,17 +244,27 @@ def _ensemble(width: int, depth: int, d: int, seeds, device: torch.device):
     return members, params, forward
 
 
+def _epsilon(rho: float) -> float:
+    return theorem16_midpoint(rho) if rho > 0 else np.nan  # at rho = 0 no task is compatible
+
+
+def _worst_case(encoder: torch.nn.Module, rho: float) -> float:
+    return gaussian_worst_case_error(lambda a: _features(encoder, a), rho, _epsilon(rho)) if rho > 0 else np.nan
+
+
 def _fit(encoder: torch.nn.Module, width: int, depth: int, rho: float, d: int, losses: np.ndarray,
-         initial: float, seconds: float, record_every: int, test_points: int) -> EncoderFit:
-    """Measure one trained encoder: its loss curve, population loss, alignment and features on the grid."""
+         initial: tuple[float, float], seconds: float, record_every: int, test_points: int) -> EncoderFit:
+    """Measure one trained encoder: its loss curve, population loss, alignment, worst-case probe error and
+    features on the grid; ``initial`` holds its population loss and worst case before training."""
     steps = len(losses)
     test = np.random.default_rng(TEST_SEED).standard_normal(test_points)
     on_test = _features(encoder, test)
     starts, curve = np.arange(0, steps, record_every), losses.astype(np.float32)  # the float32 losses, exactly
     return EncoderFit(
         width=width, depth=depth, rho=rho, d=d, steps=steps, curve_steps=np.minimum(starts + record_every, steps),
-        loss_curve=np.array([curve[s:s + record_every].mean() for s in starts]), initial_loss=initial,
+        loss_curve=np.array([curve[s:s + record_every].mean() for s in starts]), initial_loss=initial[0],
         final_loss=population_loss(lambda a: _features(encoder, a), rho), cca_r2=alignment_r2(on_test, test, d),
+        epsilon=_epsilon(rho), initial_worst_case=initial[1], worst_case=_worst_case(encoder, rho),
         aligned_features=best_linear_map(on_test, test, d, _features(encoder, GRID)), seconds=seconds,
     )
 
@@ -245,7 +294,7 @@ def train_encoders(width: int, depth: int, seeds, rho: float = 0.8, d: int = 4, 
     check_integer(test_points, "test_points", d + 2)
     dev = get_device(device)
     members, params, forward = _ensemble(width, depth, d, seeds, dev)
-    initial = [population_loss(lambda a, m=m: _features(m, a), rho) for m in members]
+    initial = [(population_loss(lambda a, m=m: _features(m, a), rho), _worst_case(m, rho)) for m in members]
     gens = [torch.Generator(device=dev).manual_seed(s) for s in seeds]
     pair_loss = torch.vmap(spectral_contrastive_batch_loss)
 

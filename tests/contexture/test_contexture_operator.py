@@ -308,6 +308,31 @@ def test_balanced_mse_learns_the_contexture_and_plain_mse_does_not(ctx):
     assert principal_cosines(plain, S.mu[:, 1 : d + 1], S.px).min() < 0.9
 
 
+def test_plain_mse_and_the_autoencoder_learn_their_loss_kernel_operators(ctx):
+    P, Pt, S = ctx
+    d = 3
+    for side, table_p, context, other in (("inputs", S.px, Pt, P.shape[1]), ("context", S.pa, Pt.T, P.shape[0])):
+        values, functions = obj.loss_kernel_spectrum(P, side)
+        kernel = P / P.sum(1, keepdims=True) if side == "inputs" else (P / P.sum(0)).T  # P(a | x) or P(x | a)
+        gram = kernel @ kernel.T  # k(x, x') = sum_a P(a|x) P(a|x'): the operator acts by f -> gram @ (p f)
+        np.testing.assert_allclose(gram @ (table_p[:, None] * functions[:, :4]), functions[:, :4] * values[:4],
+                                   atol=1e-12)
+        fit, _, curve = obj.fit_table(lambda F, W, c=context: obj.mse_loss(F, W, c), table_p, d,
+                                      extra_shapes=[(other, d)], steps=2500)
+        assert curve[-1] == pytest.approx(obj.plain_mse_minimum(P, d, side), abs=1e-6)
+        assert principal_cosines(fit, functions[:, :d], table_p).min() > 1 - 1e-6
+
+
+def test_the_loss_kernel_is_the_contexture_when_the_context_is_uniform():
+    P = cx.ring_context(24, 2.0, lazy=True)  # P_A uniform: T Lambda T* = T T* / M, the constant on top
+    S = cx.context_svd(P)
+    values, functions = obj.loss_kernel_spectrum(P)
+    np.testing.assert_allclose(values[:5], S.s[:5] ** 2 / P.shape[1], rtol=1e-10)
+    assert principal_cosines(functions[:, :3], S.mu[:, :3], S.px).min() > 1 - 1e-10
+    with pytest.raises(ValueError, match="side"):
+        obj.loss_kernel_spectrum(P, "targets")
+
+
 def test_laplacian_eigenmaps_on_a_lazy_ring():
     P = cx.ring_context(30, 2.0, lazy=True)
     S = cx.context_svd(P)

@@ -15,7 +15,8 @@ from .contexts import (gaussian_context, hermite_functions, hypercube_points, hy
     closed_form_residuals)
 from .infonce import weak_association, double_centred_pmi, pmi_top_functions, fit_low_rank_infonce
 from .objectives import (spectral_contrastive_loss, noncontrastive_loss, balanced_mse_loss, mse_loss,
-    eigenmap_loss, contrastive_minimum, noncontrastive_minimum, balanced_mse_minimum, eigenmap_minimum, fit_table)
+    eigenmap_loss, contrastive_minimum, noncontrastive_minimum, balanced_mse_minimum, eigenmap_minimum, fit_table,
+    loss_kernel_spectrum, plain_mse_minimum)
 from .quality import (SubspaceEstimate, subspace_estimate, ridge_probe_error, sample_masked_pairs, estimated_contexture, hypercube_target, knn_spectrum,
     TIE, knn_errors)
 from .scaling import (GRID, TEST_SEED, sample_context_pairs, spectral_contrastive_batch_loss,
@@ -39,6 +40,7 @@ __all__ = ['contexts', 'experiments', 'figures', 'infonce', 'objectives', 'opera
     'fit_low_rank_infonce',
     'spectral_contrastive_loss', 'noncontrastive_loss', 'balanced_mse_loss', 'mse_loss', 'eigenmap_loss',
     'contrastive_minimum', 'noncontrastive_minimum', 'balanced_mse_minimum', 'eigenmap_minimum', 'fit_table',
+    'loss_kernel_spectrum', 'plain_mse_minimum',
     'SubspaceEstimate', 'subspace_estimate', 'ridge_probe_error', 'sample_masked_pairs', 'estimated_contexture', 'hypercube_target', 'knn_spectrum', 'TIE',
     'knn_errors', 'GRID', 'TEST_SEED', 'sample_context_pairs', 'spectral_contrastive_batch_loss',
     'gaussian_contrastive_minimum', 'optimal_features', 'alignment_r2', 'population_loss', 'best_linear_map',

@@ -26,6 +26,7 @@ import torch
 from ..checks import Device, Integer, Positive, check_integer, constrain
 from ..runtime import get_device
 from ..train import Optimisation, train
+from .operator import validate_context
 
 
 def _centre(F: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
@@ -82,7 +83,13 @@ def balanced_mse_loss(Phi: torch.Tensor, W: torch.Tensor, b: torch.Tensor, P: to
 
 
 def mse_loss(Phi: torch.Tensor, W: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
-    r"""Plain regression onto one-hot :math:`A` without a bias, :math:`\mathbb E\|W\Phi(X) - e_A\|^2` (Theorem 6)."""
+    r"""Plain regression onto one-hot :math:`A` without a bias, :math:`\mathbb E\|W\Phi(X) - e_A\|^2` (Theorem 6).
+
+    Implements {prf:ref}`prop-loss-kernel`
+
+    With ``P.T`` in place of ``P`` it is the denoising autoencoder :math:`\mathbb E\|W\Psi(A) - e_X\|^2`, which
+    reconstructs the one-hot input from the context.
+    """
     return _mse(Phi @ W.T, P, torch.ones(P.shape[1], dtype=P.dtype))
 
 
@@ -156,6 +163,38 @@ def eigenmap_minimum(s, d: int, penalty: float) -> float:
     """
     gap = 1 - _top(s, d)
     return float(np.sum(gap - gap**2 / (4 * penalty)))
+
+
+def loss_kernel_spectrum(P, side: str = "inputs") -> tuple[np.ndarray, np.ndarray]:
+    r"""Eigenvalues (descending) and :math:`L^2`-orthonormal eigenfunctions (columns) of the loss-kernel operator
+    of plain regression on a finite context.
+
+    Implements {prf:ref}`prop-loss-kernel`
+
+    ``side="inputs"``: :math:`T\Lambda T^*` on :math:`L^2(P_X)`, :math:`\Lambda` the multiplication by :math:`P_A`,
+    kernel :math:`k(x, x') = \sum_a P(a \mid x) P(a \mid x')`: what :func:`mse_loss` learns. ``side="context"``:
+    :math:`T^*\Lambda' T` on :math:`L^2(P_A)`, :math:`\Lambda'` the multiplication by :math:`P_X`: what the denoising
+    autoencoder learns. The operator is :math:`R R^\top` in natural coordinates, :math:`R_{xa} = \sqrt{p_x} P(a \mid x)`.
+    """
+    if side not in ("inputs", "context"):
+        raise ValueError(f"side must be 'inputs' or 'context', got {side!r}")
+    P = validate_context(P)
+    P = P if side == "inputs" else P.T
+    p = P.sum(1)
+    U, sigma, _ = np.linalg.svd(np.sqrt(p)[:, None] * P / p[:, None], full_matrices=False)
+    return sigma**2, U / np.sqrt(p)[:, None]
+
+
+@constrain(d=Integer(1))
+def plain_mse_minimum(P, d: int, side: str = "inputs") -> float:
+    r"""The minimum of :func:`mse_loss` over rank-:math:`d` encoders: :math:`1 - \sum_{i \le d}\lambda_i(T\Lambda T^*)`
+    (``side="context"``: of the denoising autoencoder, with :math:`T^*\Lambda' T`).
+
+    Implements {prf:ref}`prop-loss-kernel`
+    """
+    values, _ = loss_kernel_spectrum(P, side)
+    d = check_integer(d, "d", 1, values.size)
+    return float(1.0 - values[:d].sum())
 
 
 # --------------------------------------------------------------------------- fitting a table

@@ -13,28 +13,24 @@ against the clean target :math:`f(x_q) = \sigma_*(\langle x_q, \beta\rangle)`, s
 .. math:: \hat y(x_q) = \phi(x_q)^\top\, \Gamma\, \frac1N \sum_{i=1}^N y_i\, \phi(x_i), \qquad
           \phi(x) = \mathrm{ReLU}(Wx + b) \in \mathbb R^m.
 
-*Stage 1* (the representation) estimates the label-weighted moment
+*Stage 1* (the representation; the *spectral* learner) estimates the label-weighted moment
 :math:`\hat M = \operatorname{mean}\, y\,(xx^\top - I)` over every pretraining example; its population
-value is :math:`\mathbb E_\beta[\sqrt2\,\beta\beta^\top] = (\sqrt2/r) P_S`, so the top-:math:`r`
-eigenvectors :math:`\hat U` of :math:`\hat M` estimate :math:`S`. This is the leading term of one large
-gradient step on the MLP weights (schematic). The rows of :math:`W` are then unit random directions in
-:math:`\operatorname{span}\hat U`, and :math:`b \sim U[-1, 1]`. *Stage 2* fits :math:`\Gamma` by ridge
-regression on fresh pretraining prompts: the prediction is linear in :math:`\operatorname{vec}\Gamma`
-with design row :math:`\phi(x_q) \otimes \frac1N\sum_i y_i\phi(x_i)` (:math:`m^2` columns, so
-:math:`m \le 64`).
+value is :math:`(\sqrt2/r) P_S`, so its top-:math:`r` eigenvectors :math:`\hat U` estimate :math:`S`, and the
+rows of :math:`W` are unit random directions in :math:`\operatorname{span}\hat U`, :math:`b \sim U[-1, 1]`:
+the features live in the learned subspace by construction. The real gradient step on a two-layer network,
+whose rows start outside :math:`S`, is in ``gradient_step``. *Stage 2* (:func:`fit_attention`) fits
+:math:`\Gamma` by ridge regression on fresh pretraining prompts: the prediction is linear in
+:math:`\operatorname{vec}\Gamma` with design row :math:`\phi(x_q) \otimes \frac1N\sum_i y_i\phi(x_i)`
+(:math:`m^2` columns, so :math:`m \le 64`).
 
-**Baselines that see only the test prompt.** The spectral estimator :math:`\hat\beta` = top eigenvector
-of :math:`\frac1N\sum_i y_i (x_ix_i^\top - I)`, and the prediction :math:`a\,\sigma_*(\langle x_q,
-\hat\beta\rangle)` with :math:`a` fitted by least squares on the prompt: in :math:`\mathbb R^d`
-("ambient"), and on the coordinates :math:`\hat U^\top x \in \mathbb R^r` ("subspace").
+**Baselines that see only the test prompt.** :math:`\hat\beta` = top eigenvector of :math:`\frac1N\sum_i y_i
+(x_ix_i^\top - I)`, and the prediction :math:`a\,\sigma_*(\langle x_q, \hat\beta\rangle)`, :math:`a` by least squares
+on the prompt: in :math:`\mathbb R^d` ("ambient"), and on the coordinates :math:`\hat U^\top x` ("subspace").
 
-**Numerics.** Prompts are drawn in float32 and in chunks (they are the big arrays); moments, Gram
-matrices, :math:`\Gamma`, predictions and errors are float64. Test prompts are nested (length :math:`N`
-uses the first :math:`N` examples of one long prompt). What comes out (book scale, :math:`r = 2`,
-:math:`m = 40`): the pretrained learner's error at fixed :math:`N` is flat in :math:`d \in \{16, \dots,
-128\}`, while the prompt length that the ambient estimator needs for a given error doubles with
-:math:`d`; at the shortest prompts the learner's error exceeds 1 (its :math:`\Gamma` was fitted at
-:math:`N_{\rm pre} = 64`), and the subspace baseline, which knows the link's shape, beats it throughout.
+**Numerics.** Prompts are float32 and drawn in chunks; moments, Grams, :math:`\Gamma`, predictions and
+errors are float64. Test prompts are nested (length :math:`N` uses the first :math:`N` examples of one long
+prompt). At book scale the spectral learner's error at fixed :math:`N` is flat in :math:`d`, while the
+ambient estimator's needed prompt length doubles with :math:`d`.
 """
 
 from __future__ import annotations
@@ -192,8 +188,7 @@ def solve_gamma(gram: torch.Tensor, rhs: torch.Tensor, count: int, ridge: float)
 
 @constrain(ridge=Positive(allow_zero=True))
 def fit_gamma(phi_q: torch.Tensor, context: torch.Tensor, targets: torch.Tensor, ridge: float = 1e-3) -> torch.Tensor:
-    """Ridge regression of ``targets`` on :func:`design_rows`, in float64 and in memory (:func:`pretrain_icl` does
-    the same in chunks)."""
+    """Ridge regression of ``targets`` on :func:`design_rows`, in float64, in memory (:func:`fit_attention`: chunks)."""
     Z, targets = design_rows(phi_q.to(DTYPE), context.to(DTYPE)), targets.to(DTYPE)
     return solve_gamma(Z.T @ Z, Z.T @ targets, targets.numel(), ridge)
 
@@ -204,9 +199,9 @@ class PretrainedICL:
 
     Implements {eq}`eq-pretrained-learner`
 
-    ``subspace (d, r)`` is the learned basis :math:`\hat U`, ``G (m, r)`` holds the rows of :math:`W` in
-    its coordinates (unit vectors), ``b (m,)`` the biases, ``gamma (m, m)`` the attention matrix.
-    """
+    ``subspace (d, k)`` is an orthonormal basis :math:`\hat U` that holds the rows of :math:`W` (the learned
+    subspace, :math:`k = r`, for the spectral Stage 1), ``G (m, k)`` those rows in its coordinates (unit
+    vectors), ``b (m,)`` the biases, ``gamma (m, m)`` the attention matrix."""
 
     subspace: torch.Tensor
     G: torch.Tensor
@@ -243,6 +238,23 @@ def random_directions(r: int, m: int, generator: torch.Generator, device=None) -
     return G / G.norm(dim=1, keepdim=True), 2 * torch.rand(m, **kw) - 1
 
 
+@constrain(n_prompts=Integer(1), N_pre=Integer(1, note="the prompt length"), ridge=Positive(allow_zero=True))
+def fit_attention(model: PretrainedICL, tasks: SingleIndexTasks, U: torch.Tensor, n_prompts: int, N_pre: int,
+                  ridge: float, generator: torch.Generator) -> PretrainedICL:
+    r"""Stage 2 for ``model``'s features: ridge for :math:`\Gamma` on the noisy query labels of ``n_prompts`` fresh
+    prompts (in chunks), penalty ``ridge`` added to the Gram :math:`Z^\top Z/n`. Sets ``model.gamma``; returns model."""
+    m, kw = model.b.numel(), dict(device=U.device, dtype=DTYPE)
+    gram, rhs = torch.zeros(m * m, m * m, **kw), torch.zeros(m * m, **kw)
+    for size in _chunks(n_prompts, N_pre, tasks.d, U.device):
+        p = sample_prompts(tasks, U, size, N_pre, generator)
+        Z = design_rows(model.features(p.xq).to(DTYPE), model.context(p.x, p.y))
+        Z32 = Z.to(PROMPT_DTYPE)  # the m^2 x m^2 Gram is the costly product: float32 per chunk, summed in float64
+        gram += (Z32.T @ Z32).to(DTYPE)
+        rhs += Z.T @ p.yq.to(DTYPE)
+    model.gamma = solve_gamma(gram, rhs, n_prompts, ridge)
+    return model
+
+
 @constrain(m=Integer(1, MAX_WIDTH, note=f"the width; the ridge Gram matrix for Gamma has m^2 x m^2 entries, {MAX_WIDTH ** 4:,} at m = {MAX_WIDTH}"),
            n_prompts=Integer(1, note="pretraining prompts per stage"),
            N_pre=Integer(1, note="the pretraining prompt length"), ridge=Positive(allow_zero=True), seed=Integer(0))
@@ -250,29 +262,18 @@ def pretrain_icl(tasks: SingleIndexTasks, U: torch.Tensor, m: int = 40, n_prompt
              ridge: float = 1e-3, seed: int = 0) -> PretrainedICL:
     r"""Both stages, each on ``n_prompts`` fresh prompts of length ``N_pre`` (on ``U``'s device, in chunks).
 
-    Stage 1: :math:`\hat U` = top-:math:`r` eigenvectors of :func:`moment_matrix` over all Stage-1 examples,
-    and the rows of :math:`W` uniform on the unit sphere of :math:`\operatorname{span}\hat U`
-    (:func:`random_directions`). Stage 2: ridge for :math:`\Gamma` on the noisy query labels, with penalty
-    ``ridge`` added to the normalised Gram :math:`Z^\top Z/n`. ``m`` is at most 64: the Gram matrix of
-    the :math:`m^2` unknowns has :math:`m^4` entries.
+    Stage 1 (spectral): :math:`\hat U` = top-:math:`r` eigenvectors of :func:`moment_matrix` over all Stage-1
+    examples, and the rows of :math:`W` uniform on the unit sphere of :math:`\operatorname{span}\hat U`
+    (:func:`random_directions`). Stage 2: :func:`fit_attention`. ``m`` is at most 64.
     """
     gen = torch.Generator(device=U.device).manual_seed(seed)
-    kw = dict(device=U.device, dtype=DTYPE)
-    M = torch.zeros(tasks.d, tasks.d, **kw)
+    M = torch.zeros(tasks.d, tasks.d, device=U.device, dtype=DTYPE)
     for size in _chunks(n_prompts, N_pre, tasks.d, U.device):
         p = sample_prompts(tasks, U, size, N_pre, gen)
         M += moment_matrix(p.x, p.y) * (size / n_prompts)  # the chunks' means, weighted by their sizes
     G, b = random_directions(tasks.r, m, gen, U.device)
-    model = PretrainedICL(subspace=learned_subspace(M, tasks.r), G=G, b=b, gamma=torch.zeros(m, m, **kw))
-    gram, rhs = torch.zeros(m * m, m * m, **kw), torch.zeros(m * m, **kw)
-    for size in _chunks(n_prompts, N_pre, tasks.d, U.device):
-        p = sample_prompts(tasks, U, size, N_pre, gen)
-        Z = design_rows(model.features(p.xq).to(DTYPE), model.context(p.x, p.y))
-        Z32 = Z.to(PROMPT_DTYPE)  # the m^2 x m^2 Gram is the costly product: float32 per chunk, summed in float64
-        gram += (Z32.T @ Z32).to(DTYPE)
-        rhs += Z.T @ p.yq.to(DTYPE)
-    model.gamma = solve_gamma(gram, rhs, n_prompts, ridge)
-    return model
+    model = PretrainedICL(learned_subspace(M, tasks.r), G, b, gamma=torch.zeros(m, m, dtype=DTYPE, device=U.device))
+    return fit_attention(model, tasks, U, n_prompts, N_pre, ridge, gen)
 
 
 # --------------------------------------------------------------------------- baselines from the test prompt alone
@@ -379,8 +380,7 @@ def evaluate(model: PretrainedICL, tasks: SingleIndexTasks, U: torch.Tensor, Ns,
     every curve follows the same prompts as they grow. The pretrained learner is scored on ``n_test``
     prompts, the two prompt-only baselines on the first ``n_baseline`` (default all; their
     eigendecompositions are the costly part). Returns ``errors[predictor]`` (one per ``N``) and the outputs
-    ``stored[key]`` (``f``, ``pretrained``, ``ambient``; ``len(Ns) x n_stored``) on the first ``n_stored``
-    queries.
+    ``stored[key]`` (``f``, ``pretrained``, ``ambient``; ``len(Ns) x n_stored``) on the first ``n_stored`` queries.
     """
     Ns = [int(N) for N in Ns]
     n_baseline = n_test if n_baseline is None else min(n_baseline, n_test)

@@ -323,6 +323,19 @@ def test_plain_mse_and_the_autoencoder_learn_their_loss_kernel_operators(ctx):
         assert principal_cosines(fit, functions[:, :d], table_p).min() > 1 - 1e-6
 
 
+def test_the_optimality_widget_rotates_away_from_the_formula():
+    import matplotlib.pyplot as plt
+
+    for d, sharp in ((1, True), (2, False), (3, True)):
+        fig = plt.figure()
+        formula, errors = cx.draw_optimality_state(fig, d, 0.5)
+        plt.close(fig)
+        assert errors[0] == pytest.approx(formula, abs=1e-9) and errors.min() >= formula - 1e-12
+        assert (errors.max() > 2 * formula) == sharp  # only where the spectrum has a gap at d
+    with pytest.raises(ValueError, match="d"):
+        cx.draw_optimality_state(plt.figure(), 4, 0.5)
+
+
 def test_the_loss_kernel_is_the_contexture_when_the_context_is_uniform():
     P = cx.ring_context(24, 2.0, lazy=True)  # P_A uniform: T Lambda T* = T T* / M, the constant on top
     S = cx.context_svd(P)

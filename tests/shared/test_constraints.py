@@ -84,7 +84,6 @@ ALLOWED = {
     "mmtheory.contexture.figures.draw_mask_rate_state": "p is one of the stored mask rates",
     "mmtheory.neighbours.figures.draw_prompt_state": "d and N are stored values of the sweep",
     "mmtheory.icl.figures.draw_context_state": "L is one of the stored context lengths",
-    "mmtheory.contexture.figures.draw_optimality_state": "a figure state; its grid gives valid values",
     "mmtheory.contexture.figures.draw_association_state": "level indexes the family's stored values",
     # tensors or arrays, not scalars; checked inline with their shapes
     "mmtheory.neighbours.signal_noise.pretrain_encoders": "seeds is a list, checked entry by entry",

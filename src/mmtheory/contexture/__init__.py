@@ -25,7 +25,7 @@ from .scaling import (GRID, TEST_SEED, sample_context_pairs, spectral_contrastiv
 from .experiments import (WidthSweepResult, WidthSweepSettings, SWEEP_SIZES, contexture_width_sweep,
     MaskRateResult, run_mask_rate, MaskRateSettings, mask_rate_sweep, KnnQualityResult, run_knn_quality,
     KnnQualitySettings, knn_quality, ContextureLearningChapter)
-from .figures import (ASSOCIATION_LEVELS, draw_association_state, draw_optimality_state, draw_mixing_state,
+from .figures import (ASSOCIATION_LEVELS, ROTATION, draw_association_state, draw_optimality_state, draw_mixing_state,
     plot_width_sweep, draw_alignment_state, plot_mask_rate, draw_mask_rate_state, plot_knn_quality)
 
 __all__ = ['contexts', 'experiments', 'figures', 'infonce', 'objectives', 'operator', 'quality', 'scaling',
@@ -47,5 +47,5 @@ __all__ = ['contexts', 'experiments', 'figures', 'infonce', 'objectives', 'opera
     'theorem16_midpoint', 'gaussian_worst_case_error', 'MLPEncoder', 'EncoderFit', 'train_encoder', 'train_encoders', 'WidthSweepResult', 'WidthSweepSettings', 'SWEEP_SIZES',
     'contexture_width_sweep', 'MaskRateResult', 'run_mask_rate', 'MaskRateSettings', 'mask_rate_sweep',
     'KnnQualityResult', 'run_knn_quality', 'KnnQualitySettings', 'knn_quality', 'ContextureLearningChapter',
-    'ASSOCIATION_LEVELS', 'draw_association_state', 'draw_optimality_state', 'draw_mixing_state',
+    'ASSOCIATION_LEVELS', 'ROTATION', 'draw_association_state', 'draw_optimality_state', 'draw_mixing_state',
     'plot_width_sweep', 'draw_alignment_state', 'plot_mask_rate', 'draw_mask_rate_state', 'plot_knn_quality']

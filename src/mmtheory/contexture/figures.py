@@ -15,6 +15,7 @@ from .contexts import (
     gaussian_context,
     hermite_functions,
     knn_context,
+    nested_cluster_context,
     ring_context,
     ring_spectrum,
     two_moons,
@@ -69,44 +70,50 @@ def draw_association_state(fig, family: str, level: int, n_show: int = 16) -> No
         axk.set_title(rf"$\mu_{k}$  ($s_{k}$ = {S.s[k]:.3f})", fontsize="medium")
 
 
-def draw_optimality_state(fig, d: int, where: float, rho: float = 0.8, n_random: int = 25,
-                          seed: int = 0) -> tuple[float, dict[str, list[float]]]:
-    r"""Chapter figure for Theorem 16 on the Gaussian-noise context (a 41-point grid, ``rho``).
+ROTATION = np.linspace(0.0, 90.0, 19)  # degrees: the optimality widget's rotation of the last direction
 
-    ``where`` in [0, 1] places :math:`\epsilon` inside the theorem's range. Left: the spectrum with the
-    top ``d`` marked and the compatibility level :math:`(1-\epsilon)^2`. Right: worst-case probe errors on
-    :math:`\mathcal F_\epsilon` of random encoders (random functions, and random mixtures of
-    :math:`\mu_1..\mu_{d+2}`) against the formula, which the top-``d`` encoder attains. Returns the numbers
-    drawn, ``(formula, {family: worst-case errors})``, so that the chapter can check what it says about them.
+
+@constrain(d=Integer(1, 3), where=Probability())
+def draw_optimality_state(fig, d: int, where: float) -> tuple[float, np.ndarray]:
+    r"""Chapter figure for Theorem 16 on :func:`nested_cluster_context`: what an encoder pays for giving up a
+    direction of the top-:math:`d` span.
+
+    The encoder spans :math:`\mu_1, \dots, \mu_{d-1}` and :math:`\cos\theta\,\mu_d + \sin\theta\,\mu_{d+1}`, for
+    :math:`\theta` on :data:`ROTATION`; ``where`` in [0, 1] places :math:`\epsilon` inside the theorem's range. Left:
+    the spectrum, the top ``d`` in blue and the pair :math:`(s_d, s_{d+1})` outlined. Right: the exact worst-case
+    probe error on :math:`\mathcal F_\epsilon` against :math:`\theta` (the other two levels of ``where`` faint),
+    and the formula, attained at :math:`\theta = 0`. Returns ``(formula, errors)`` at this :math:`\epsilon`.
     """
     from ..viz import PALETTE
 
-    S = context_svd(gaussian_context(rho, n=41, span=6.0)[0])
+    S = context_svd(nested_cluster_context())
     low, high = theorem16_range(S.s)
-    epsilon = low + float(where) * (high - low)
-    formula = optimal_worst_case_error(S.s, d, epsilon)
-    rng = np.random.default_rng(seed)
-    N = S.px.size
-    families = {
-        "random functions": [rng.standard_normal((N, d)) for _ in range(n_random)],
-        rf"mixtures of $\mu_1..\mu_{{{d + 2}}}$": [S.mu[:, 1 : d + 3] @ rng.standard_normal((d + 2, d))
-                                                   for _ in range(n_random)],
-    }
     ax0, ax1 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.4]})
-    i = np.arange(1, 9)
-    ax0.bar(i, S.s[i] ** 2, color=[PALETTE[0] if k <= d else "#bbbbbb" for k in i])
-    ax0.axhline((1 - epsilon) ** 2, color=PALETTE[1], ls="--", label=r"$(1-\epsilon)^2$")
-    ax0.set(xlabel="$i$", ylabel="$s_i^2$", title=rf"spectrum, top $d$ = {d} in blue ($\epsilon$ = {epsilon:.3f})")
-    ax0.legend(fontsize="small")
-    drawn = {}
-    for row, (name, encoders) in enumerate(families.items()):
-        errors = drawn[name] = [worst_case_error(E, S, epsilon)[0] for E in encoders]
-        ax1.scatter(errors, row + 0.15 * rng.standard_normal(len(errors)), s=12, color=PALETTE[row + 2], label=name)
-    ax1.axvline(formula, color="k", lw=1.5, label=f"top-$d$ encoder = formula ({formula:.3f})")
-    ax1.set(xscale="log", xlim=(formula / 1.5, 1.2), yticks=[], ylim=(-0.8, 1.8),
-            xlabel=r"worst-case probe error on $F_\epsilon$", title="no encoder beats the top-$d$")
+    i = np.arange(1, 7)
+    ax0.bar(i, S.s[i], color=[PALETTE[0] if k <= d else "#bbbbbb" for k in i],
+            edgecolor=["k" if k in (d, d + 1) else "none" for k in i])
+    ax0.set(xlabel="$i$", ylabel="$s_i$", ylim=(0, 1.05), title=rf"top $d$ = {d} in blue; $\mu_{d}$ rotates to $\mu_{d + 1}$")
+    def curve(level):
+        epsilon = low + level * (high - low)
+        return epsilon, np.array([_rotated_worst_case(S, d, np.radians(t), epsilon) for t in ROTATION])
+
+    for level in (0.1, 0.5, 0.9):
+        if abs(level - where) > 1e-12:
+            epsilon, errors = curve(level)
+            ax1.plot(ROTATION, errors, "-", color=PALETTE[1], lw=1, alpha=0.35, label=rf"$\epsilon$ = {epsilon:.3f}")
+    epsilon, errors = curve(float(where))
+    ax1.plot(ROTATION, errors, "-", color=PALETTE[1], lw=2.5, label=rf"$\epsilon$ = {epsilon:.3f} (this state)")
+    current = optimal_worst_case_error(S.s, d, epsilon), errors
+    ax1.axhline(current[0], color="k", lw=1, ls="--", label=f"top-$d$ encoder = formula ({current[0]:.3f})")
+    ax1.set(xlabel=r"rotation $\theta$ of the last direction (degrees)", ylabel=r"worst-case probe error on $F_\epsilon$",
+            ylim=(0, 1.05), title=rf"$s_{d} - s_{d + 1}$ = {S.s[d] - S.s[d + 1]:.3f}: the price of giving up $\mu_{d}$")
     ax1.legend(fontsize="small", loc="upper left")
-    return formula, drawn
+    return current
+
+
+def _rotated_worst_case(S, d: int, theta: float, epsilon: float) -> float:
+    encoder = np.column_stack([S.mu[:, 1:d], np.cos(theta) * S.mu[:, d] + np.sin(theta) * S.mu[:, d + 1]])
+    return worst_case_error(encoder, S, epsilon)[0]
 
 
 @constrain(weight=Probability(), N=Integer(3))

@@ -292,8 +292,8 @@ def optimal_worst_case_error(s, d: int, epsilon: float) -> float:
 
     .. math:: \frac{s_1^2 - (1-\epsilon)^2}{s_1^2 - s_{d+1}^2},
 
-    attained by the top-:math:`d` singular functions (and, in the theorem's range of :math:`\epsilon`,
-    only by encoders with their span).
+    attained by the top-:math:`d` singular functions (for :math:`d \ge 2` not only by them: the source's
+    "only if" fails, see the chapter).
 
     Implements {prf:ref}`thm-optimal-encoder`
     """

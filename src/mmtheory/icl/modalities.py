@@ -174,8 +174,10 @@ def minimax_steps(law: TwoModalityLaw) -> dict[str, tuple]:
 
 @constrain(T=Integer(1, label="the depth"))
 def blind_step(T: int, law: TwoModalityLaw) -> float:
-    """The best single step at depth ``T`` (the excess is convex in it): the modality-blind stack, tuned."""
-    upper = 2.0 / weighted_spectrum(law)[1]  # beyond it the top weighted direction diverges
+    """The best single step at depth ``T``: the modality-blind stack, tuned. The excess is convex in the step, and
+    beyond :math:`2/\mu_-` every weighted direction grows, so the minimiser lies in :math:`(0, 2/\mu_-)` (at finite
+    ``T`` it can exceed :math:`2/\mu_+`, when the top direction carries little weight)."""
+    upper = 2.0 / weighted_spectrum(law)[0]
     return golden_min(lambda a: math.log(max(modal_excess((a, a), T, law), 1e-300)), 0.0, upper)
 
 

@@ -151,3 +151,5 @@ def test_bad_arguments_name_themselves():
         one_way_floor(NOISY)
     with pytest.raises(ValueError, match="gains"):
         ModalityStack(gains="loose")
+    with pytest.raises(ValueError, match="dims"):
+        OneWayStack(dims=(6,))

@@ -174,7 +174,7 @@ def minimax_steps(law: TwoModalityLaw) -> dict[str, tuple]:
 
 @constrain(T=Integer(1, label="the depth"))
 def blind_step(T: int, law: TwoModalityLaw) -> float:
-    """The best single step at depth ``T``: the modality-blind stack, tuned. The excess is convex in the step, and
+    r"""The best single step at depth ``T``: the modality-blind stack, tuned. The excess is convex in the step, and
     beyond :math:`2/\mu_-` every weighted direction grows, so the minimiser lies in :math:`(0, 2/\mu_-)` (at finite
     ``T`` it can exceed :math:`2/\mu_+`, when the top direction carries little weight)."""
     upper = 2.0 / weighted_spectrum(law)[0]
@@ -193,6 +193,8 @@ def whitened_steps(T: int, law: TwoModalityLaw) -> tuple[float, float]:
 
 
 def _modality_index(dims) -> torch.Tensor:
+    if len(dims) != 2 or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in dims):
+        raise ValueError(f"dims must be two positive integers, got {dims!r}")
     return torch.cat([torch.full((d,), j, dtype=torch.long) for j, d in enumerate(dims)])
 
 
@@ -246,6 +248,7 @@ class OneWayStack(torch.nn.Module):
 
     def __init__(self, dims=(6, 4), T: int = 4, alpha0: float = 0.05):
         super().__init__()
+        _modality_index(dims)  # validates dims
         self.T, self.d1 = _check_depth(T), int(dims[0])
         eye = torch.eye(dims[0], dims[1], dtype=torch.float64)
         self.alpha = torch.nn.Parameter(torch.tensor(float(alpha0), dtype=torch.float64))
